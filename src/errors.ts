@@ -1,0 +1,93 @@
+/**
+ * The relay's small error taxonomy. Every failure the relay can meet is one of these, so that
+ * one place (`isTransient`) decides what is retried and what is parked or dead-lettered.
+ */
+
+/** Base class: carries a `retryable` flag that the retry policy reads, and an optional cause. */
+export abstract class RelayError extends Error {
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Worth trying again later: the network, a timeout, a 5xx, a 429, a target that is down. */
+export class TransientError extends RelayError {
+  readonly retryable = true;
+  /** Milliseconds the other side asked us to wait (`Retry-After`), when it said so. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
+    super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** Retrying cannot help: bad input, a refused request, a missing permission. */
+export class PermanentError extends RelayError {
+  readonly retryable = false;
+}
+
+/** One or more settings are wrong. `issues` names every bad field, so one run shows them all. */
+export class ConfigError extends PermanentError {
+  readonly issues: readonly string[];
+
+  constructor(issues: readonly string[]) {
+    super(`Invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.issues = issues;
+  }
+}
+
+/**
+ * A SCIM error response (RFC 7644 §3.12). `status` and `scimType` come from the body when it is
+ * a SCIM error, else from the HTTP status alone. Whether it is retryable follows the status.
+ */
+export class ScimError extends RelayError {
+  readonly retryable: boolean;
+  readonly status: number;
+  readonly scimType: string | undefined;
+  readonly detail: string | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(init: {
+    status: number;
+    scimType?: string | undefined;
+    detail?: string | undefined;
+    /** What was being done, e.g. `POST /Users (userName "alice")`: named in the message. */
+    operation: string;
+    retryAfterMs?: number | undefined;
+  }) {
+    const parts = [`SCIM ${init.operation} failed with HTTP ${init.status}`];
+    if (init.scimType !== undefined) parts.push(`scimType=${init.scimType}`);
+    if (init.detail !== undefined) parts.push(`detail: ${init.detail}`);
+    super(parts.join(', '));
+    this.status = init.status;
+    this.scimType = init.scimType;
+    this.detail = init.detail;
+    this.retryAfterMs = init.retryAfterMs;
+    this.retryable = isTransientStatus(init.status);
+  }
+}
+
+/** The one rule for HTTP statuses: 408, 429 and every 5xx are transient, every other 4xx is not. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * Whether a failure is worth retrying. Unknown errors (a bug, a network error from a library
+ * we did not wrap) count as transient: losing work to a misclassified error is worse than a
+ * bounded number of retries.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof RelayError) return error.retryable;
+  return true;
+}
+
+/** A human-readable one-liner for any thrown value, for logs and dead-letter reasons. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
