@@ -1,0 +1,206 @@
+import { rootCertificates } from 'node:tls';
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { PermanentError, ScimError, TransientError } from '../errors.js';
+import { parseRetryAfter } from '../retry/retry-after.js';
+import { SCHEMA_ERROR } from './scim-types.js';
+
+/** How to reach the SCIM endpoint. */
+export interface ScimHttpOptions {
+  /** e.g. `https://kestra.example.com/api/v1/main/integrations/abc/scim/v2` */
+  readonly baseUrl: string;
+  /** The bearer Secret Token. Sent in a header only; never logged, never in an error. */
+  readonly token: string;
+  /** Per request, for the response headers and again for the body. */
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** Keep-alive connections in the pool. */
+  readonly maxConnections: number;
+  /** PEM bundle to trust besides the system's public CAs, e.g. a company's private CA. */
+  readonly ca?: string | undefined;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface ScimRequest {
+  readonly method: HttpMethod;
+  /** Relative to the base URL, e.g. `/Users/123`. */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  readonly body?: unknown;
+  /** Says what is being done, for error messages: `POST /Users (userName "alice")`. */
+  readonly operation: string;
+}
+
+export interface ScimResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** Called once per HTTP exchange, for metrics. `status` is 0 when no response came. */
+export type ResponseObserver = (method: HttpMethod, status: number) => void;
+
+const TLS_ERROR_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * One SCIM HTTP exchange on a pooled keep-alive connection, turned into either a parsed body or
+ * a typed error. No retries here: `ScimClient` decides that, from the error's class.
+ */
+export class ScimHttp {
+  private readonly agent: Agent;
+  private readonly base: URL;
+  private readonly authorization: string;
+
+  constructor(
+    private readonly options: ScimHttpOptions,
+    private readonly observe: ResponseObserver = () => undefined,
+  ) {
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.authorization = `Bearer ${options.token}`;
+    this.agent = new Agent({
+      connections: options.maxConnections,
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      keepAliveTimeout: 30_000,
+      connect: {
+        rejectUnauthorized: true,
+        // Node's `ca` replaces the public roots; keep them, so that a private CA is an addition.
+        ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
+      },
+    });
+  }
+
+  /** The endpoint's origin and path, for messages. Carries no secret. */
+  get endpoint(): string {
+    return this.base.href;
+  }
+
+  async send(req: ScimRequest): Promise<ScimResponse> {
+    const url = new URL(req.path.replace(/^\//, ''), this.base);
+    for (const [key, value] of Object.entries(req.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: req.method,
+        dispatcher: this.agent,
+        headers: {
+          authorization: this.authorization,
+          accept: 'application/scim+json, application/json',
+          ...(req.body === undefined ? {} : { 'content-type': 'application/scim+json' }),
+        },
+        ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
+        // A hard ceiling over connect + headers + body, whatever undici's own timers do.
+        signal: AbortSignal.timeout(this.options.connectTimeoutMs + 2 * this.options.timeoutMs),
+      });
+    } catch (error) {
+      this.observe(req.method, 0);
+      throw networkError(req.operation, this.base.host, error);
+    }
+
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      this.observe(req.method, 0);
+      throw networkError(req.operation, this.base.host, error);
+    }
+    this.observe(req.method, response.statusCode);
+
+    const body = parseJson(text);
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      return { status: response.statusCode, body };
+    }
+    throw scimErrorFrom(req.operation, response.statusCode, body, text, response.headers);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A non-2xx answer as a `ScimError`. A SCIM error body gives `scimType` and `detail`; otherwise
+ * the start of the body text serves as detail, so an HTML error page from a proxy is still
+ * visible in the log.
+ */
+export function scimErrorFrom(
+  operation: string,
+  status: number,
+  body: unknown,
+  text: string,
+  headers: Record<string, string | string[] | undefined>,
+): ScimError {
+  let scimType: string | undefined;
+  let detail: string | undefined;
+  if (isRecord(body)) {
+    const schemas = body['schemas'];
+    const isScimError = Array.isArray(schemas) && schemas.includes(SCHEMA_ERROR);
+    if (isScimError || 'detail' in body || 'scimType' in body) {
+      scimType = typeof body['scimType'] === 'string' ? body['scimType'] : undefined;
+      detail = typeof body['detail'] === 'string' ? body['detail'] : undefined;
+    }
+  }
+  if (detail === undefined && text.trim() !== '') detail = text.trim().slice(0, 300);
+  const retryAfter = headers['retry-after'];
+  const retryAfterMs = parseRetryAfter(
+    Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    Date.now(),
+  );
+  return new ScimError({ status, scimType, detail, operation, retryAfterMs });
+}
+
+function networkError(operation: string, host: string, error: unknown): Error {
+  const code = errorCode(error);
+  if (code !== undefined && TLS_ERROR_CODES.has(code)) {
+    return new PermanentError(
+      `SCIM ${operation}: TLS verification of ${host} failed (${code}); if the server uses a private CA, set SCIM_CA_FILE`,
+      { cause: error },
+    );
+  }
+  const timedOut =
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
+  const what = timedOut ? 'timed out' : `network error (${code ?? describe(error)})`;
+  return new TransientError(`SCIM ${operation}: ${what} talking to ${host}`, { cause: error });
+}
+
+function errorCode(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; depth < 4; depth++) {
+    if (!isRecord(current)) return undefined;
+    if (typeof current['code'] === 'string' && current['code'] !== 'UND_ERR_SOCKET') {
+      return current['code'];
+    }
+    if (current['code'] === 'UND_ERR_SOCKET') return 'connection reset';
+    current = current['cause'];
+  }
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  PermanentError,
+  ScimError,
+  TransientError,
+  isTransient,
+  isTransientStatus,
+} from '../../src/errors.js';
+import { scimErrorFrom } from '../../src/scim/scim-http.js';
+
+describe('error classification', () => {
+  it.each([408, 429, 500, 502, 503, 504])('retries HTTP %i', (status) => {
+    expect(isTransientStatus(status)).toBe(true);
+    expect(isTransient(new ScimError({ status, operation: 'GET /Users' }))).toBe(true);
+  });
+
+  it.each([400, 401, 403, 404, 409, 412, 422])('does not retry HTTP %i', (status) => {
+    expect(isTransientStatus(status)).toBe(false);
+    expect(isTransient(new ScimError({ status, operation: 'GET /Users' }))).toBe(false);
+  });
+
+  it('follows the class for the relay’s own errors', () => {
+    expect(isTransient(new TransientError('down'))).toBe(true);
+    expect(isTransient(new PermanentError('bad'))).toBe(false);
+    expect(isTransient(new ConfigError(['SCIM_URL: required']))).toBe(false);
+  });
+
+  it('treats an unknown error as transient, so work is kept rather than lost', () => {
+    expect(isTransient(new Error('socket hang up'))).toBe(true);
+  });
+});
+
+describe('SCIM error bodies', () => {
+  it('become a typed error with status, scimType and detail', () => {
+    const body = {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+      status: '409',
+      scimType: 'uniqueness',
+      detail: 'userName "alice" is taken',
+    };
+    const error = scimErrorFrom(
+      'POST /Users (userName "alice")',
+      409,
+      body,
+      JSON.stringify(body),
+      {},
+    );
+    expect(error).toBeInstanceOf(ScimError);
+    expect(error.status).toBe(409);
+    expect(error.scimType).toBe('uniqueness');
+    expect(error.detail).toBe('userName "alice" is taken');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('POST /Users (userName "alice")');
+    expect(error.message).toContain('uniqueness');
+  });
+
+  it('keep the start of a non-SCIM body as the detail', () => {
+    const text = '<html><body>Bad Gateway</body></html>';
+    const error = scimErrorFrom('GET /Users', 502, undefined, text, {});
+    expect(error.detail).toBe(text);
+    expect(error.scimType).toBeUndefined();
+    expect(error.retryable).toBe(true);
+  });
+
+  it('carry Retry-After in both forms', () => {
+    expect(
+      scimErrorFrom('GET /Users', 429, undefined, '', { 'retry-after': '7' }).retryAfterMs,
+    ).toBe(7000);
+    const inTenSeconds = new Date(Date.now() + 10_000).toUTCString();
+    const fromDate = scimErrorFrom('GET /Users', 503, undefined, '', {
+      'retry-after': inTenSeconds,
+    });
+    expect(fromDate.retryAfterMs).toBeGreaterThan(8000);
+    expect(fromDate.retryAfterMs).toBeLessThanOrEqual(10_000);
+  });
+});
