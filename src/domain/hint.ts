@@ -1,0 +1,49 @@
+/**
+ * A hint says "this entity may have changed; go and look". Events become hints; reconciles read
+ * Keycloak's current state and make SCIM match it. So a duplicated, reordered or incomplete
+ * event can cost a redundant read, never a wrong write.
+ */
+export type Hint =
+  | { readonly kind: 'user'; readonly userId: string }
+  /** `subtree`: descendants may have changed too (a rename or move changes every path below). */
+  | { readonly kind: 'group'; readonly groupId: string; readonly subtree: boolean }
+  | { readonly kind: 'membership'; readonly userId: string; readonly groupId: string };
+
+export const userHint = (userId: string): Hint => ({ kind: 'user', userId });
+export const groupHint = (groupId: string, subtree = false): Hint => ({
+  kind: 'group',
+  groupId,
+  subtree,
+});
+export const membershipHint = (userId: string, groupId: string): Hint => ({
+  kind: 'membership',
+  userId,
+  groupId,
+});
+
+/**
+ * The serialisation key: two hints with the same key never run at once, and pending ones with the
+ * same key collapse into one. Memberships share their user's key, so a user is provisioned
+ * before, never beside, a change to its memberships.
+ */
+export function hintKey(hint: Hint): string {
+  switch (hint.kind) {
+    case 'user':
+    case 'membership':
+      return `user:${hint.userId}`;
+    case 'group':
+      return `group:${hint.groupId}`;
+  }
+}
+
+/** A human-readable name for logs, parked items and dead-letter reasons. */
+export function describeHint(hint: Hint): string {
+  switch (hint.kind) {
+    case 'user':
+      return `user ${hint.userId}`;
+    case 'group':
+      return `group ${hint.groupId}${hint.subtree ? ' (and subtree)' : ''}`;
+    case 'membership':
+      return `membership of user ${hint.userId} in group ${hint.groupId}`;
+  }
+}
