@@ -1,4 +1,4 @@
-import type { ScimGroupInput, ScimUserInput } from '../scim/scim-types.js';
+import type { ScimGroupInput, ScimUser, ScimUserInput } from '../scim/scim-types.js';
 import type { KeycloakGroup, KeycloakUser } from './keycloak-model.js';
 
 /** How Keycloak entities become SCIM resources. Compiled from the configuration. */
@@ -59,13 +59,13 @@ export function toScimGroup(group: KeycloakGroup, options: MappingOptions): Scim
  * Whether the SCIM user already says what `desired` says, on the attributes the relay owns.
  * Comparing keeps a resync from rewriting every user on every run.
  */
-export function userMatches(current: ScimUserInput, desired: ScimUserInput): boolean {
-  const primary = (u: ScimUserInput): string | undefined =>
+export function userMatches(current: Omit<ScimUser, 'id'>, desired: ScimUserInput): boolean {
+  const primary = (u: Omit<ScimUser, 'id'>): string | undefined =>
     (u.emails?.find((e) => e.primary === true) ?? u.emails?.[0])?.value.toLowerCase();
   return (
     current.userName === desired.userName &&
     current.externalId === desired.externalId &&
-    current.active === desired.active &&
+    (current.active ?? true) === desired.active &&
     (nonEmpty(current.name?.givenName) ?? '') === (desired.name?.givenName ?? '') &&
     (nonEmpty(current.name?.familyName) ?? '') === (desired.name?.familyName ?? '') &&
     primary(current) === primary(desired)

@@ -35,8 +35,10 @@ export interface ScimMeta {
   version?: string;
 }
 
-export interface ScimUser extends ScimUserInput {
+/** A user as the server returns it; a server may omit `active`, which then means active. */
+export interface ScimUser extends Omit<ScimUserInput, 'active'> {
   id: string;
+  active?: boolean;
   meta?: ScimMeta;
 }
 

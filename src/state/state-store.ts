@@ -143,6 +143,11 @@ export class StateStore {
     return found;
   }
 
+  /** The known direct children of a group. */
+  childrenOf(keycloakId: string): GroupRecord[] {
+    return this.statements.childGroups.all(keycloakId).map(groupFromRow);
+  }
+
   groups(): GroupRecord[] {
     return this.statements.allGroups.all().map(groupFromRow);
   }
