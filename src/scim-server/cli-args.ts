@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import type { ScimServerOptions } from './server.js';
+
+/** Usage text for `npm run scim-server -- --help`. */
+export const USAGE = `Usage: npm run scim-server -- --token <token> [options]
+
+A Kestra-compatible SCIM 2.0 server with its state in memory.
+
+  --port <port>            TCP port (default 0: any free port)
+  --host <host>            interface to listen on (default 127.0.0.1)
+  --token <token>          Bearer token clients must send
+  --token-file <path>      read the token from this file instead (first line)
+  --tenant <tenant>        tenant in the base path (default main)
+  --integration <id>       integration id in the base path (default demo)
+  --max-page-size <n>      largest page a list answers (default 100)
+  --test-api               serve the inspection and fault API under /_test/
+  --help                   show this text`;
+
+/** What the command line asks for: server options, or just the usage text. */
+export type ScimServerCommand =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'start'; readonly options: ScimServerOptions & { testApi: boolean } };
+
+function integerOption(
+  value: string | undefined,
+  name: string,
+  issues: string[],
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) {
+    issues.push(`--${name}: "${value}" is not a whole number`);
+    return undefined;
+  }
+  return Number(value);
+}
+
+/**
+ * Parses the command line. Every problem is collected so one run reports them all; the token
+ * itself never appears in a message. `readFile` is injected to keep this testable without files.
+ */
+export function parseScimServerArgs(
+  argv: readonly string[],
+  readFile: (path: string) => string,
+): ScimServerCommand {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        tenant: { type: 'string' },
+        integration: { type: 'string' },
+        'max-page-size': { type: 'string' },
+        'test-api': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new ConfigError([error instanceof Error ? error.message : String(error)]);
+  }
+  if (values.help) return { kind: 'help' };
+
+  const issues: string[] = [];
+  const port = integerOption(values.port, 'port', issues);
+  const maxPageSize = integerOption(values['max-page-size'], 'max-page-size', issues);
+  let token = values.token;
+  const tokenFile = values['token-file'];
+  if (token !== undefined && tokenFile !== undefined) {
+    issues.push('--token and --token-file: give only one of them');
+  } else if (tokenFile !== undefined) {
+    try {
+      token = readFile(tokenFile).split(/\r?\n/, 1)[0]?.trim();
+    } catch (error) {
+      const code = error instanceof Error && 'code' in error ? String(error.code) : 'error';
+      issues.push(`--token-file: cannot read "${tokenFile}" (${code})`);
+    }
+    if (token === '') issues.push(`--token-file: "${tokenFile}" holds no token on its first line`);
+  } else if (token === undefined) {
+    issues.push('--token or --token-file: a Bearer token is required');
+  }
+  if (issues.length > 0 || token === undefined || token === '') throw new ConfigError(issues);
+
+  return {
+    kind: 'start',
+    options: {
+      token,
+      testApi: values['test-api'],
+      ...(port === undefined ? {} : { port }),
+      ...(values.host === undefined ? {} : { host: values.host }),
+      ...(values.tenant === undefined ? {} : { tenant: values.tenant }),
+      ...(values.integration === undefined ? {} : { integrationId: values.integration }),
+      ...(maxPageSize === undefined ? {} : { maxPageSize }),
+    },
+  };
+}

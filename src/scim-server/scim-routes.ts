@@ -1,0 +1,350 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type Request, type Response, type Router } from 'express';
+import { ScimError } from '../errors.js';
+import { parseProjection, projectResource, wantsAttribute } from './attribute-projection.js';
+import { listOf, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
+import { parseFilter } from './filter.js';
+import { parsePageRequest, type PageRequest } from './paging.js';
+import { parsePatchRequest } from './patch.js';
+import { GROUP_SCHEMA, USER_SCHEMA, renderGroup, renderUser } from './records.js';
+import {
+  attributeOf,
+  parseGroupBody,
+  parseUserBody,
+  requireBodyObject,
+  requireSchema,
+  type JsonObject,
+} from './resource-input.js';
+import {
+  LIST_RESPONSE_SCHEMA,
+  SEARCH_REQUEST_SCHEMA,
+  errorResult,
+  scimError,
+  type ScimResult,
+} from './scim-response.js';
+import { GROUP_FILTER_ATTRIBUTES, USER_FILTER_ATTRIBUTES, type ScimStore } from './store.js';
+
+/** What the SCIM routes need from the server that mounts them. */
+export interface ScimRoutesContext {
+  readonly store: ScimStore;
+  /** e.g. `/api/v1/main/integrations/demo/scim/v2` */
+  readonly basePath: string;
+  readonly tenant: string;
+  readonly integrationId: string;
+  readonly maxPageSize: number;
+  readonly token: string;
+  /** Writes a result; the server may swap it for an injected fault. */
+  readonly send: (res: Response, result: ScimResult) => void;
+}
+
+/** The list parameters, from a query string or a `.search` body. */
+interface ListQuery {
+  readonly filter: unknown;
+  readonly startIndex: unknown;
+  readonly count: unknown;
+  readonly attributes: unknown;
+  readonly excludedAttributes: unknown;
+}
+
+/** The `:id` of a resource route. */
+function idOf(req: Request): string {
+  const id = req.params['id'];
+  if (typeof id !== 'string') throw scimError(404, 'the request names no resource id');
+  return id;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function queryOf(req: Request): ListQuery {
+  const params = new URL(req.originalUrl, 'http://localhost').searchParams;
+  const get = (name: string): string | undefined => params.get(name) ?? undefined;
+  return {
+    filter: get('filter'),
+    startIndex: get('startIndex'),
+    count: get('count'),
+    attributes: get('attributes'),
+    excludedAttributes: get('excludedAttributes'),
+  };
+}
+
+function searchQueryOf(req: Request): ListQuery {
+  const body: unknown = req.body;
+  const object: JsonObject = requireBodyObject(body);
+  requireSchema(object, SEARCH_REQUEST_SCHEMA);
+  const get = (name: string): unknown => attributeOf(object, name, SEARCH_REQUEST_SCHEMA);
+  return {
+    filter: get('filter'),
+    startIndex: get('startIndex'),
+    count: get('count'),
+    attributes: get('attributes'),
+    excludedAttributes: get('excludedAttributes'),
+  };
+}
+
+function filterText(value: unknown): string | undefined {
+  if (value === undefined || (typeof value === 'string' && value.trim() === '')) return undefined;
+  if (typeof value !== 'string') throw scimError(400, 'filter must be a string', 'invalidFilter');
+  return value;
+}
+
+function listResponse(page: PageRequest, totalResults: number, resources: unknown[]): ScimResult {
+  return {
+    status: 200,
+    body: {
+      schemas: [LIST_RESPONSE_SCHEMA],
+      totalResults,
+      itemsPerPage: resources.length,
+      startIndex: page.startIndex,
+      Resources: resources,
+    },
+  };
+}
+
+/**
+ * The SCIM endpoints below the base path. Handlers are synchronous and return a `ScimResult`;
+ * a `ScimError` thrown anywhere becomes its RFC 7644 error response.
+ */
+export function scimRoutes(ctx: ScimRoutesContext): Router {
+  const { store } = ctx;
+  const tokenDigest = digest(ctx.token);
+  // JAX-RS (SCIMple) matches paths case-sensitively; so does this server.
+  const router = express.Router({ caseSensitive: true });
+
+  const handle =
+    (handler: (req: Request) => ScimResult) =>
+    (req: Request, res: Response): void => {
+      let result: ScimResult;
+      try {
+        result = handler(req);
+      } catch (error) {
+        if (!(error instanceof ScimError)) throw error;
+        result = errorResult(error);
+      }
+      ctx.send(res, result);
+    };
+
+  const baseUrlOf = (req: Request): string =>
+    `${req.protocol}://${req.get('host') ?? 'localhost'}${ctx.basePath}`;
+
+  const authorize = (req: Request): ScimResult | undefined => {
+    const header = req.get('authorization');
+    const token = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (token === undefined || !timingSafeEqual(digest(token), tokenDigest)) {
+      const detail =
+        header === undefined
+          ? 'the Authorization header is missing: send "Authorization: Bearer <token>"'
+          : 'the bearer token is not valid for this SCIM integration';
+      const challenge =
+        header === undefined ? 'Bearer realm="SCIM"' : 'Bearer realm="SCIM", error="invalid_token"';
+      return errorResult(scimError(401, detail), { 'WWW-Authenticate': challenge });
+    }
+    if (!store.enabled) {
+      return errorResult(
+        scimError(
+          403,
+          `the SCIM integration "${ctx.integrationId}" of tenant "${ctx.tenant}" is disabled`,
+        ),
+      );
+    }
+    return undefined;
+  };
+  router.use((req, res, next) => {
+    const refusal = authorize(req);
+    if (refusal === undefined) next();
+    else ctx.send(res, refusal);
+  });
+
+  // Discovery (RFC 7644 §4).
+  router.get(
+    '/ServiceProviderConfig',
+    handle((req) => ({
+      status: 200,
+      body: serviceProviderConfig(baseUrlOf(req), ctx.maxPageSize),
+    })),
+  );
+  router.get(
+    '/ResourceTypes',
+    handle((req) => ({ status: 200, body: listOf(resourceTypes(baseUrlOf(req))) })),
+  );
+  router.get(
+    '/ResourceTypes/:id',
+    handle((req) => {
+      const found = resourceTypes(baseUrlOf(req)).find((r) => r['id'] === idOf(req));
+      if (found === undefined) throw scimError(404, `ResourceType "${idOf(req)}" not found`);
+      return { status: 200, body: found };
+    }),
+  );
+  router.get(
+    '/Schemas',
+    handle((req) => ({ status: 200, body: listOf(schemas(baseUrlOf(req))) })),
+  );
+  router.get(
+    '/Schemas/:id',
+    handle((req) => {
+      const found = schemas(baseUrlOf(req)).find((s) => s['id'] === idOf(req));
+      if (found === undefined) throw scimError(404, `Schema "${idOf(req)}" not found`);
+      return { status: 200, body: found };
+    }),
+  );
+  router.all(
+    '/Bulk',
+    handle(() => errorResult(scimError(501, 'bulk operations are not supported'))),
+  );
+  router.all(
+    '/Me',
+    handle(() => errorResult(scimError(501, '/Me is not supported'))),
+  );
+
+  // Users.
+  const userLocation = (req: Request, id: string): string => `${baseUrlOf(req)}/Users/${id}`;
+
+  const listUsers = (req: Request, query: ListQuery): ScimResult => {
+    const text = filterText(query.filter);
+    const filter = text === undefined ? [] : parseFilter(text, USER_FILTER_ATTRIBUTES, USER_SCHEMA);
+    const page = parsePageRequest(query.startIndex, query.count, ctx.maxPageSize);
+    const projection = parseProjection(query.attributes, query.excludedAttributes, USER_SCHEMA);
+    const found = store.listUsers(filter, page.startIndex, page.count);
+    return listResponse(
+      page,
+      found.totalResults,
+      found.resources.map((u) =>
+        projectResource(renderUser(u, userLocation(req, u.id)), projection),
+      ),
+    );
+  };
+  const userResult = (req: Request, status: number, id: string): ScimResult => {
+    const user = store.getUser(id);
+    const query = queryOf(req);
+    const projection = parseProjection(query.attributes, query.excludedAttributes, USER_SCHEMA);
+    const location = userLocation(req, user.id);
+    return {
+      status,
+      body: projectResource(renderUser(user, location), projection),
+      ...(status === 201 ? { headers: { Location: location } } : {}),
+    };
+  };
+
+  router.post(
+    '/Users/.search',
+    handle((req) => listUsers(req, searchQueryOf(req))),
+  );
+  router.get(
+    '/Users',
+    handle((req) => listUsers(req, queryOf(req))),
+  );
+  router.post(
+    '/Users',
+    handle((req) => {
+      const { user } = store.createUser(parseUserBody(req.body));
+      return userResult(req, 201, user.id);
+    }),
+  );
+  router.get(
+    '/Users/:id',
+    handle((req) => userResult(req, 200, idOf(req))),
+  );
+  router.put(
+    '/Users/:id',
+    handle((req) => {
+      store.replaceUser(idOf(req), parseUserBody(req.body));
+      return userResult(req, 200, idOf(req));
+    }),
+  );
+  router.patch(
+    '/Users/:id',
+    handle((req) => {
+      store.patchUser(idOf(req), parsePatchRequest(req.body));
+      return { status: 204 };
+    }),
+  );
+  router.delete(
+    '/Users/:id',
+    handle((req) => {
+      store.deleteUser(idOf(req));
+      return { status: 204 };
+    }),
+  );
+
+  // Groups.
+  const groupLocation = (req: Request, id: string): string => `${baseUrlOf(req)}/Groups/${id}`;
+
+  const listGroups = (req: Request, query: ListQuery): ScimResult => {
+    const text = filterText(query.filter);
+    const filter =
+      text === undefined ? [] : parseFilter(text, GROUP_FILTER_ATTRIBUTES, GROUP_SCHEMA);
+    const page = parsePageRequest(query.startIndex, query.count, ctx.maxPageSize);
+    const projection = parseProjection(query.attributes, query.excludedAttributes, GROUP_SCHEMA);
+    const withMembers = wantsAttribute(projection, 'members');
+    const found = store.listGroups(filter, page.startIndex, page.count);
+    return listResponse(
+      page,
+      found.totalResults,
+      found.resources.map((g) =>
+        projectResource(renderGroup(g, groupLocation(req, g.id), withMembers), projection),
+      ),
+    );
+  };
+  const groupResult = (req: Request, status: number, id: string): ScimResult => {
+    const group = store.getGroup(id);
+    const query = queryOf(req);
+    const projection = parseProjection(query.attributes, query.excludedAttributes, GROUP_SCHEMA);
+    const location = groupLocation(req, group.id);
+    const rendered = renderGroup(group, location, wantsAttribute(projection, 'members'));
+    return {
+      status,
+      body: projectResource(rendered, projection),
+      ...(status === 201 ? { headers: { Location: location } } : {}),
+    };
+  };
+
+  router.post(
+    '/Groups/.search',
+    handle((req) => listGroups(req, searchQueryOf(req))),
+  );
+  router.get(
+    '/Groups',
+    handle((req) => listGroups(req, queryOf(req))),
+  );
+  router.post(
+    '/Groups',
+    handle((req) => {
+      const { attributes, members } = parseGroupBody(req.body);
+      return groupResult(req, 201, store.createGroup(attributes, members).id);
+    }),
+  );
+  router.get(
+    '/Groups/:id',
+    handle((req) => groupResult(req, 200, idOf(req))),
+  );
+  router.put(
+    '/Groups/:id',
+    handle((req) => {
+      const { attributes, members } = parseGroupBody(req.body);
+      store.replaceGroup(idOf(req), attributes, members);
+      return groupResult(req, 200, idOf(req));
+    }),
+  );
+  router.patch(
+    '/Groups/:id',
+    handle((req) => {
+      store.patchGroup(idOf(req), parsePatchRequest(req.body));
+      return { status: 204 };
+    }),
+  );
+  router.delete(
+    '/Groups/:id',
+    handle((req) => {
+      store.deleteGroup(idOf(req));
+      return { status: 204 };
+    }),
+  );
+
+  router.use(
+    handle((req) => {
+      throw scimError(404, `no SCIM endpoint ${req.method} ${req.path}`);
+    }),
+  );
+  return router;
+}
