@@ -1,0 +1,249 @@
+import {
+  connect,
+  type Channel,
+  type ChannelModel,
+  type ConsumeMessage,
+  type RecoveringChannelModel,
+} from 'amqplib';
+import type { Logger } from 'pino';
+import type { Hint } from '../domain/hint.js';
+import {
+  adminEventSchema,
+  describeParseError,
+  hintsFromAdminEvent,
+  hintsFromUserEvent,
+  userEventSchema,
+  type EventMeaning,
+} from '../domain/keycloak-event.js';
+import { describeError } from '../errors.js';
+import type { Outcome } from '../sync/work-queue.js';
+import { bindingKeys, eventKindOf } from './routing-key.js';
+
+export interface AmqpSourceOptions {
+  /** `amqp://user:pass@host:5672/vhost`; may carry a password, so it is never logged. */
+  readonly url: string;
+  /** Where the Keycloak listener publishes; `amq.topic` unless configured otherwise. */
+  readonly exchange: string;
+  readonly queue: string;
+  readonly realm: string;
+  /** Unacked messages in flight at most: bounds memory and the work a crash repeats. */
+  readonly prefetch: number;
+  /** A message delivered more often than this (a crash loop) is dead-lettered. */
+  readonly maxDeliveries: number;
+  readonly logger?: Logger;
+}
+
+/** Counters a caller may want; the source calls them once per message. */
+export interface AmqpSourceHooks {
+  readonly onReceived?: (kind: 'admin' | 'user' | 'unknown') => void;
+  readonly onDeadLettered?: (reason: string) => void;
+}
+
+/**
+ * Consumes the Keycloak RabbitMQ listener's messages from a durable queue that the relay itself
+ * declares and binds (the listener publishes transient messages to a topic exchange and drops
+ * them when nothing is bound, so the queue must outlive the relay).
+ *
+ * Each message is acked only after its hints are applied (or parked, which keeps them). A message
+ * that cannot be parsed is moved to the dead-letter queue with the reason, as is one that keeps
+ * coming back (`x-delivery-count` of the quorum queue above `maxDeliveries`). After a lost
+ * connection the source reconnects; messages in flight on the dead channel are not acked there:
+ * the broker delivers them again, and reconciling twice is harmless.
+ */
+export class AmqpSource {
+  private model: RecoveringChannelModel | undefined;
+  private channel: Channel | undefined;
+  private consumerTag: string | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    private readonly options: AmqpSourceOptions,
+    private readonly submit: (hint: Hint) => Promise<Outcome>,
+    private readonly hooks: AmqpSourceHooks = {},
+  ) {}
+
+  get deadLetterQueue(): string {
+    return `${this.options.queue}.dead-letter`;
+  }
+
+  /** Connects, declares the queues and bindings, and starts consuming. */
+  async start(): Promise<void> {
+    const log = this.options.logger;
+    this.model = await connect(this.options.url, {
+      recovery: {
+        initialMaxRetries: 3,
+        maxDelay: 30_000,
+        setup: async (model: ChannelModel): Promise<void> => {
+          const channel = await model.createConfirmChannel();
+          channel.on('error', (error: Error) =>
+            log?.warn({ error: error.message }, 'AMQP channel error'),
+          );
+          await this.declare(channel);
+          await channel.prefetch(this.options.prefetch);
+          const { consumerTag } = await channel.consume(
+            this.options.queue,
+            (message: ConsumeMessage | null) => {
+              if (message !== null) this.track(this.handle(channel, message));
+            },
+            { noAck: false },
+          );
+          this.channel = channel;
+          this.consumerTag = consumerTag;
+          log?.info({ queue: this.options.queue }, 'consuming Keycloak events from RabbitMQ');
+        },
+      },
+    });
+    this.model.on('disconnect', (error: Error) => {
+      log?.warn({ error: error.message }, 'lost the RabbitMQ connection; reconnecting');
+    });
+    this.model.on('reconnect-failed', (error: Error) => {
+      log?.error({ error: error.message }, 'gave up reconnecting to RabbitMQ');
+    });
+    this.model.on('error', (error: Error) => log?.warn({ error: error.message }, 'AMQP error'));
+  }
+
+  /** Stops consuming, lets in-flight messages finish (and ack), then closes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const channel = this.channel;
+    if (channel !== undefined && this.consumerTag !== undefined) {
+      await channel.cancel(this.consumerTag).catch(() => undefined);
+    }
+    await Promise.allSettled([...this.inFlight]);
+    await this.model?.close().catch(() => undefined);
+  }
+
+  /** Whether the connection is up and consuming. */
+  get connected(): boolean {
+    return this.channel !== undefined && !this.stopping;
+  }
+
+  private async declare(channel: Channel): Promise<void> {
+    // A quorum queue: replicated where the broker is clustered, and it counts redeliveries
+    // (`x-delivery-count`), which is how a message that keeps crashing the relay is noticed.
+    await channel.assertQueue(this.options.queue, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum' },
+    });
+    await channel.assertQueue(this.deadLetterQueue, { durable: true });
+    for (const key of bindingKeys(this.options.realm)) {
+      await channel.bindQueue(this.options.queue, this.options.exchange, key);
+    }
+  }
+
+  private track(task: Promise<void>): void {
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+  }
+
+  private async handle(channel: Channel, message: ConsumeMessage): Promise<void> {
+    const kind = eventKindOf(message.fields.routingKey);
+    this.hooks.onReceived?.(kind ?? 'unknown');
+
+    const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+    if (deliveries >= this.options.maxDeliveries) {
+      await this.deadLetter(
+        channel,
+        message,
+        `delivered ${deliveries + 1} times without being applied (AMQP_MAX_DELIVERIES=${this.options.maxDeliveries})`,
+      );
+      return;
+    }
+
+    const meaning = parseMessage(kind, message);
+    if ('error' in meaning) {
+      await this.deadLetter(channel, message, meaning.error);
+      return;
+    }
+    if ('ignored' in meaning) {
+      this.options.logger?.debug({ routingKey: message.fields.routingKey }, meaning.ignored);
+    }
+    try {
+      await Promise.all(meaning.hints.map((hint) => this.submit(hint)));
+    } catch (error) {
+      // The queue is closing: leave the message unacked; the broker will deliver it again.
+      this.options.logger?.info({ error: describeError(error) }, 'left a message for redelivery');
+      return;
+    }
+    ackIfOpen(channel, message, this.channel);
+  }
+
+  /** Publishes to the dead-letter queue with the reason, waits for the broker's confirm, acks. */
+  private async deadLetter(
+    channel: Channel,
+    message: ConsumeMessage,
+    reason: string,
+  ): Promise<void> {
+    const confirm = channel as Channel & { waitForConfirms(): Promise<void> };
+    channel.sendToQueue(this.deadLetterQueue, message.content, {
+      persistent: true,
+      ...(typeof message.properties.contentType === 'string'
+        ? { contentType: message.properties.contentType }
+        : {}),
+      headers: {
+        ...message.properties.headers,
+        'x-relay-reason': reason,
+        'x-relay-routing-key': message.fields.routingKey,
+        'x-relay-exchange': message.fields.exchange,
+        'x-relay-dead-lettered-at': new Date().toISOString(),
+      },
+    });
+    await confirm.waitForConfirms();
+    this.hooks.onDeadLettered?.(reason);
+    this.options.logger?.error(
+      { routingKey: message.fields.routingKey, reason, queue: this.deadLetterQueue },
+      `dead-lettered a message: ${reason}`,
+    );
+    ackIfOpen(channel, message, this.channel);
+  }
+}
+
+type ParsedMessage = EventMeaning | { readonly error: string };
+
+/** A message body as hints, or the reason it is poison. Pure apart from JSON parsing. */
+export function parseMessage(
+  kind: 'admin' | 'user' | undefined,
+  message: Pick<ConsumeMessage, 'content'>,
+): ParsedMessage {
+  let body: unknown;
+  try {
+    body = JSON.parse(message.content.toString('utf8'));
+  } catch {
+    return { error: 'malformed event: the body is not JSON' };
+  }
+  const resolved = kind ?? guessKind(body);
+  if (resolved === 'admin') {
+    const parsed = adminEventSchema.safeParse(body);
+    return parsed.success
+      ? hintsFromAdminEvent(parsed.data)
+      : { error: describeParseError('admin event', parsed.error) };
+  }
+  if (resolved === 'user') {
+    const parsed = userEventSchema.safeParse(body);
+    return parsed.success
+      ? hintsFromUserEvent(parsed.data)
+      : { error: describeParseError('user event', parsed.error) };
+  }
+  return { error: 'malformed event: neither an admin event nor a user event' };
+}
+
+function guessKind(body: unknown): 'admin' | 'user' | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  if ('operationType' in body) return 'admin';
+  if ('type' in body) return 'user';
+  return undefined;
+}
+
+/**
+ * Acks on the channel the message came from, and only while that channel is the live one: an
+ * ack on a channel that has since closed would be refused, and the broker redelivers instead.
+ */
+function ackIfOpen(channel: Channel, message: ConsumeMessage, live: Channel | undefined): void {
+  if (channel !== live) return;
+  try {
+    channel.ack(message);
+  } catch {
+    // The channel died between the check and the ack: the broker will deliver again.
+  }
+}

@@ -1,0 +1,237 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Hint } from '../domain/hint.js';
+import {
+  USER_EVENT_TYPES,
+  adminEventSchema,
+  describeParseError,
+  hintsFromAdminEvent,
+  hintsFromUserEvent,
+  userEventSchema,
+  type EventMeaning,
+} from '../domain/keycloak-event.js';
+import { PermanentError, describeError } from '../errors.js';
+import type { StateStore } from '../state/state-store.js';
+import type { Outcome } from '../sync/work-queue.js';
+import {
+  advance,
+  legacyDateFrom,
+  newEvents,
+  windowStart,
+  type PollCheckpoint,
+  type StoredEvent,
+} from './event-window.js';
+
+/** One page of stored events, as Keycloak's admin REST API answers it. */
+export interface EventPageQuery {
+  /** `yyyy-MM-dd`, or epoch milliseconds as a string on Keycloak 26.2+. */
+  readonly dateFrom: string;
+  readonly first: number;
+  readonly max: number;
+  /** Only sent to Keycloak 26.2+; older servers always answer newest first. */
+  readonly direction?: 'asc';
+}
+
+export interface EventApi {
+  adminEvents(query: EventPageQuery): Promise<unknown[]>;
+  userEvents(query: EventPageQuery & { readonly types: readonly string[] }): Promise<unknown[]>;
+}
+
+export interface PollSourceOptions {
+  readonly intervalMs: number;
+  /** How far before the watermark each poll looks again, for late or same-millisecond events. */
+  readonly overlapMs: number;
+  readonly pageSize: number;
+  /** Admin and user event retention of the realm; a longer gap means events were lost. */
+  readonly retentionMs?: number | undefined;
+  readonly logger?: Logger;
+}
+
+/** A gap longer than Keycloak keeps events: only a full resync can close it. */
+export class RetentionExceededError extends PermanentError {}
+
+interface Stream {
+  readonly name: 'admin' | 'user';
+  readonly fetch: (query: EventPageQuery) => Promise<unknown[]>;
+  readonly toHints: (raw: unknown) => EventMeaning | { readonly error: string };
+}
+
+interface SavedCheckpoint extends PollCheckpoint {
+  /** When (relay clock) the last complete poll started: the stream is known up to then. */
+  readonly checkedAt: number;
+  /** Set once the server showed event ids: Keycloak 26.2+, which pages by epoch ms, ascending. */
+  readonly modern: boolean;
+}
+
+/**
+ * Polls Keycloak's stored admin and user events and turns them into hints. The checkpoint of a
+ * stream advances only after every hint of the poll is applied (or parked), and is written
+ * durably before the next poll: a crash repeats work, it never skips it.
+ */
+export class PollSource {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly streams: Stream[];
+
+  constructor(
+    private readonly api: EventApi,
+    private readonly store: StateStore,
+    private readonly submit: (hint: Hint) => Promise<Outcome>,
+    private readonly options: PollSourceOptions,
+    private readonly onMalformed: (reason: string) => void = () => undefined,
+  ) {
+    this.streams = [
+      {
+        name: 'admin',
+        fetch: (query) => this.api.adminEvents(query),
+        toHints: (raw) => parseWith(adminEventSchema, 'admin event', raw, hintsFromAdminEvent),
+      },
+      {
+        name: 'user',
+        fetch: (query) => this.api.userEvents({ ...query, types: USER_EVENT_TYPES }),
+        toHints: (raw) => parseWith(userEventSchema, 'user event', raw, hintsFromUserEvent),
+      },
+    ];
+  }
+
+  /**
+   * Polls now, then every `intervalMs`. Rejects when the checkpoint is older than the events'
+   * retention: changes may have been lost, and only a resync can repair that.
+   */
+  async start(): Promise<void> {
+    await this.pollOnce();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One poll of both streams; resolves with the number of new events applied. */
+  async pollOnce(): Promise<number> {
+    let applied = 0;
+    const run = (async () => {
+      for (const stream of this.streams) applied += await this.pollStream(stream);
+    })();
+    this.running = run;
+    await run;
+    return applied;
+  }
+
+  /** Marks both streams as checked up to now, without reading old events: after a resync. */
+  resetToNow(now = Date.now()): void {
+    for (const stream of this.streams) {
+      this.save(stream, { watermark: now, seen: [], checkedAt: now, modern: false });
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.pollOnce()
+        .catch((error: unknown) => {
+          this.options.logger?.error({ error: describeError(error) }, 'polling Keycloak failed');
+        })
+        .finally(() => {
+          this.schedule();
+        });
+    }, this.options.intervalMs);
+  }
+
+  private async pollStream(stream: Stream): Promise<number> {
+    const startedAt = Date.now();
+    const checkpoint = this.load(stream, startedAt);
+    this.assertWithinRetention(stream, checkpoint, startedAt);
+
+    const fetched = await this.fetchWindow(stream, checkpoint);
+    const modern = checkpoint.modern || fetched.some((event) => event.id !== undefined);
+    const fresh = newEvents(fetched, checkpoint, this.options.overlapMs);
+
+    const work: Promise<Outcome>[] = [];
+    for (const event of fresh) {
+      const meaning = stream.toHints(event.raw);
+      if ('error' in meaning) {
+        // Keycloak stays the truth: a malformed event is reported and skipped, the resync repairs.
+        this.options.logger?.error({ stream: stream.name, time: event.time }, meaning.error);
+        this.onMalformed(meaning.error);
+        continue;
+      }
+      for (const hint of meaning.hints) work.push(this.submit(hint));
+    }
+    await Promise.all(work);
+
+    const next = advance(checkpoint, fresh, this.options.overlapMs);
+    this.save(stream, { ...next, checkedAt: startedAt, modern });
+    if (fresh.length > 0) {
+      this.options.logger?.debug({ stream: stream.name, events: fresh.length }, 'applied events');
+    }
+    return fresh.length;
+  }
+
+  /** Reads every event from the window's start on, paging, whatever order the server uses. */
+  private async fetchWindow(stream: Stream, checkpoint: SavedCheckpoint): Promise<StoredEvent[]> {
+    const from = windowStart(checkpoint, this.options.overlapMs);
+    const max = this.options.pageSize;
+    const events: StoredEvent[] = [];
+    for (let first = 0; ; first += max) {
+      const page = await stream.fetch(
+        checkpoint.modern
+          ? { dateFrom: String(from), first, max, direction: 'asc' }
+          : { dateFrom: legacyDateFrom(from), first, max },
+      );
+      let older = false;
+      for (const raw of page) {
+        const event = storedEventOf(raw);
+        if (event === undefined) continue;
+        if (event.time < from) older = true;
+        events.push(event);
+      }
+      // Newest first (before 26.2): once a page reaches behind the window, the rest is older.
+      if (page.length < max || (!checkpoint.modern && older)) return events;
+    }
+  }
+
+  private assertWithinRetention(stream: Stream, checkpoint: SavedCheckpoint, now: number): void {
+    const retention = this.options.retentionMs;
+    if (retention === undefined || now - checkpoint.checkedAt <= retention) return;
+    throw new RetentionExceededError(
+      `the ${stream.name}-event checkpoint is from ${new Date(checkpoint.checkedAt).toISOString()}, older than the realm's event retention (${Math.round(retention / 1000)} s): changes may have expired unseen. Run \`keycloak-scim-relay resync\` to bring Kestra up to date, then start the relay again`,
+    );
+  }
+
+  private load(stream: Stream, now: number): SavedCheckpoint {
+    const raw = this.store.checkpoint(`poll.${stream.name}`);
+    if (raw === undefined) {
+      this.options.logger?.info(
+        { stream: stream.name },
+        `no ${stream.name}-event checkpoint yet: starting from now (run \`resync\` once to provision what already exists)`,
+      );
+      return { watermark: now, seen: [], checkedAt: now, modern: false };
+    }
+    return JSON.parse(raw) as SavedCheckpoint;
+  }
+
+  private save(stream: Stream, checkpoint: SavedCheckpoint): void {
+    this.store.putCheckpoint(`poll.${stream.name}`, JSON.stringify(checkpoint));
+  }
+}
+
+function storedEventOf(raw: unknown): StoredEvent | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { time, id } = raw as { time?: unknown; id?: unknown };
+  if (typeof time !== 'number') return undefined;
+  return { time, raw, ...(typeof id === 'string' ? { id } : {}) };
+}
+
+function parseWith<S extends z.ZodType>(
+  schema: S,
+  what: string,
+  raw: unknown,
+  toHints: (event: z.infer<S>) => EventMeaning,
+): EventMeaning | { readonly error: string } {
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? toHints(parsed.data) : { error: describeParseError(what, parsed.error) };
+}

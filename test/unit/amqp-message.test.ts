@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { membershipHint, userHint } from '../../src/domain/hint.js';
+import { parseMessage } from '../../src/sources/amqp-source.js';
+import { bindingKeys, eventKindOf, routingKeyWord } from '../../src/sources/routing-key.js';
+
+const message = (body: unknown) => ({
+  content: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+});
+
+describe('routing keys', () => {
+  it('encodes a realm the way the listener does', () => {
+    expect(routingKeyWord('my.realm')).toBe('myrealm');
+    expect(routingKeyWord('Acme Corp (EU)/prod')).toBe('Acme_Corp_EUprod');
+    expect(routingKeyWord('dev-realm_1')).toBe('dev-realm_1');
+  });
+
+  it('binds every successful admin event and the user events that change a user', () => {
+    const keys = bindingKeys('acme.eu');
+    expect(keys).toContain('KK.EVENT.ADMIN.acmeeu.SUCCESS.#');
+    expect(keys).toContain('KK.EVENT.CLIENT.acmeeu.SUCCESS.#.REGISTER');
+    expect(keys).toContain('KK.EVENT.CLIENT.acmeeu.SUCCESS.#.UPDATE_PROFILE');
+    expect(keys.some((k) => k.endsWith('.LOGIN'))).toBe(false);
+  });
+
+  it('tells admin from user events by the key', () => {
+    expect(eventKindOf('KK.EVENT.ADMIN.r.SUCCESS.USER.CREATE')).toBe('admin');
+    expect(eventKindOf('KK.EVENT.CLIENT.r.SUCCESS.account.REGISTER')).toBe('user');
+    expect(eventKindOf('something.else')).toBeUndefined();
+  });
+});
+
+describe('listener messages', () => {
+  it('reads an admin event in the listener’s format', () => {
+    const body = {
+      '@class': 'com.github.aznamier.keycloak.event.provider.EventAdminNotificationMqMsg',
+      time: 1_700_000_000_000,
+      realmId: 'r-id',
+      authDetails: {
+        realmId: 'master',
+        clientId: 'admin-cli',
+        userId: 'x',
+        ipAddress: '127.0.0.1',
+      },
+      resourceType: 'GROUP_MEMBERSHIP',
+      operationType: 'CREATE',
+      resourcePath: 'users/u1/groups/g1',
+      representation: '{"id":"g1","name":"eng","path":"/eng"}',
+      resourceTypeAsString: 'GROUP_MEMBERSHIP',
+    };
+    expect(parseMessage('admin', message(body))).toEqual({ hints: [membershipHint('u1', 'g1')] });
+  });
+
+  it('reads a user event in the listener’s format', () => {
+    const body = {
+      '@class': 'com.github.aznamier.keycloak.event.provider.EventClientNotificationMqMsg',
+      time: 1,
+      type: 'UPDATE_PROFILE',
+      realmId: 'r-id',
+      clientId: 'account-console',
+      userId: 'u9',
+      ipAddress: '127.0.0.1',
+      details: { context: 'ACCOUNT' },
+    };
+    expect(parseMessage('user', message(body))).toEqual({ hints: [userHint('u9')] });
+  });
+
+  it('names what is wrong with a poison message', () => {
+    expect(parseMessage('admin', message('not json'))).toEqual({
+      error: 'malformed event: the body is not JSON',
+    });
+    const bad = parseMessage('admin', message({ time: 1, realmId: 'r' }));
+    expect(bad).toHaveProperty('error');
+    expect('error' in bad && bad.error).toMatch(/malformed admin event: operationType/);
+    expect(parseMessage(undefined, message({ hello: 'world' }))).toEqual({
+      error: 'malformed event: neither an admin event nor a user event',
+    });
+  });
+});
