@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Setting } from './setting.js';
+import { fileErrorCode } from './value-kinds.js';
+
+/** A value as a source gave it, before parsing, and where it came from (named in messages). */
+export interface RawValue {
+  readonly value: unknown;
+  /** `environment`, `config file` or the `<NAME>_FILE` variable the value was read through. */
+  readonly origin: string;
+}
+
+/** What the sources say, merged by precedence: environment, then config file. */
+export interface RawSources {
+  /** The raw value of each setting that a source sets, by environment name. */
+  readonly values: ReadonlyMap<string, RawValue>;
+  /** Problems that stop a setting from having a value at all, by environment name. */
+  readonly settingIssues: ReadonlyMap<string, string>;
+  /** Problems with the config file itself, each naming `CONFIG_FILE`. */
+  readonly fileIssues: readonly string[];
+}
+
+/** Suffix of the variable that names a file holding a secret's value. */
+export const FILE_SUFFIX = '_FILE';
+
+interface SourceLayer {
+  readonly name: 'environment' | 'config file';
+  /** Keys present in the layer, with their raw values. */
+  readonly get: (key: string) => unknown;
+}
+
+/**
+ * Reads the environment and the optional config file. Only the files they name are read:
+ * the config file and the `<NAME>_FILE` of secrets.
+ */
+export function readSources(
+  env: NodeJS.ProcessEnv,
+  settings: readonly Setting[],
+  configFile: string | undefined,
+): RawSources {
+  const fileIssues: string[] = [];
+  const settingIssues = new Map<string, string>();
+  const values = new Map<string, RawValue>();
+
+  const layers: SourceLayer[] = [
+    // An empty variable counts as unset: orchestrators often pass `NAME=` for "not given".
+    { name: 'environment', get: (key) => (env[key] === '' ? undefined : env[key]) },
+  ];
+  if (configFile !== undefined) {
+    const allowed = new Set(
+      settings.flatMap((s) => (s.secret ? [s.env, s.env + FILE_SUFFIX] : [s.env])),
+    );
+    const entries = readConfigFile(configFile, allowed, fileIssues);
+    // JSON null means "not set here", so a file can list a key without a value.
+    layers.push({ name: 'config file', get: (key) => entries.get(key) ?? undefined });
+  }
+
+  for (const setting of settings) {
+    for (const layer of layers) {
+      const found = readFromLayer(setting, layer);
+      if (found === undefined) continue;
+      if ('issue' in found) settingIssues.set(setting.env, found.issue);
+      else values.set(setting.env, found);
+      break;
+    }
+  }
+  return { values, settingIssues, fileIssues };
+}
+
+function readFromLayer(
+  setting: Setting,
+  layer: SourceLayer,
+): RawValue | { issue: string } | undefined {
+  const direct = layer.get(setting.env);
+  if (!setting.secret) {
+    return direct === undefined ? undefined : { value: direct, origin: layer.name };
+  }
+  const fileVar = setting.env + FILE_SUFFIX;
+  const filePath = layer.get(fileVar);
+  if (direct !== undefined && filePath !== undefined) {
+    return {
+      issue: `${setting.env} and ${fileVar} are both set${where(layer)}; expected only one of them`,
+    };
+  }
+  if (direct !== undefined) return { value: direct, origin: layer.name };
+  if (filePath === undefined) return undefined;
+  if (typeof filePath !== 'string' || filePath.trim() === '') {
+    return { issue: `${fileVar}: is not a file path${where(layer)}; expected a readable file` };
+  }
+  return readSecretFile(fileVar, filePath);
+}
+
+function where(layer: SourceLayer): string {
+  return layer.name === 'environment' ? '' : ` in the ${layer.name}`;
+}
+
+function readSecretFile(fileVar: string, path: string): RawValue | { issue: string } {
+  let content: string;
+  try {
+    content = readFileSync(resolve(path), 'utf8');
+  } catch (error) {
+    return {
+      issue: `${fileVar}: cannot read "${path}" (${fileErrorCode(error)}); expected a readable file`,
+    };
+  }
+  // Editors and `echo` add a final newline that is not part of the secret.
+  const value = content.replace(/(?:\r?\n)+$/, '');
+  if (value === '') {
+    return { issue: `${fileVar}: "${path}" is empty; expected a file holding the secret` };
+  }
+  return { value, origin: fileVar };
+}
+
+/**
+ * Reads the config file: a JSON object whose keys are environment names. Problems go to
+ * `issues`; the content never appears in them, since the file may hold secrets.
+ */
+function readConfigFile(
+  path: string,
+  allowed: ReadonlySet<string>,
+  issues: string[],
+): ReadonlyMap<string, unknown> {
+  let content: string;
+  try {
+    content = readFileSync(resolve(path), 'utf8');
+  } catch (error) {
+    issues.push(`CONFIG_FILE: cannot read "${path}" (${fileErrorCode(error)})`);
+    return new Map();
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content);
+  } catch (error) {
+    // V8's message may quote the text around the error, which can be a secret: keep only
+    // the position.
+    issues.push(`CONFIG_FILE: "${path}" is not valid JSON${jsonErrorPlace(content, error)}`);
+    return new Map();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    issues.push(
+      `CONFIG_FILE: "${path}" does not hold a JSON object; expected {"NAME": value, ...}`,
+    );
+    return new Map();
+  }
+  const entries = new Map(Object.entries(parsed));
+  for (const key of entries.keys()) {
+    if (!allowed.has(key)) {
+      issues.push(`CONFIG_FILE: "${path}" sets unknown setting "${key}"`);
+      entries.delete(key);
+    }
+  }
+  return entries;
+}
+
+function jsonErrorPlace(content: string, error: unknown): string {
+  const match = error instanceof Error ? /position (\d+)/.exec(error.message) : null;
+  if (match?.[1] === undefined) return '';
+  const before = content.slice(0, Number(match[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return ` (line ${line}, column ${column})`;
+}
