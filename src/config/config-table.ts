@@ -1,0 +1,128 @@
+import type { Setting } from './setting.js';
+import { FILE_SUFFIX } from './sources.js';
+
+/** Marks the start of the generated block in README.md. */
+export const TABLE_START = '<!-- config-table:start -->';
+/** Marks the end of the generated block in README.md. */
+export const TABLE_END = '<!-- config-table:end -->';
+
+/** The command that regenerates the block, named wherever drift is reported. */
+export const REGENERATE_COMMAND = 'npm run docs:config';
+
+/**
+ * The markdown that goes between the README markers: how settings are read, then one row per
+ * setting (name, default, accepted values, description), secrets marked.
+ */
+export function renderConfigBlock(settings: readonly Setting[]): string {
+  const header = [
+    `<!-- Generated from src/config/settings.ts by \`${REGENERATE_COMMAND}\`; do not edit by hand. -->`,
+    '',
+    'Settings come from environment variables, then from the JSON file named by `CONFIG_FILE`',
+    '(same names as keys), then from the defaults below. A secret can also be read from the file',
+    `named by \`<NAME>${FILE_SUFFIX}\` (trailing newlines are dropped); setting both \`NAME\` and`,
+    `\`NAME${FILE_SUFFIX}\` is an error. Every problem is reported at once, and the relay exits with code 2.`,
+    '',
+    '| Variable | Default | Values | Description |',
+    '| --- | --- | --- | --- |',
+  ];
+  const rows = settings.map((setting) =>
+    [
+      '',
+      `\`${setting.env}\`${setting.secret ? ' (secret)' : ''}`,
+      describeDefault(setting),
+      cell(setting.kind.expected),
+      cell(setting.description),
+      '',
+    ]
+      .join(' | ')
+      .trim(),
+  );
+  return [...header, ...rows].join('\n');
+}
+
+function describeDefault(setting: Setting): string {
+  const { fallback } = setting;
+  switch (fallback.kind) {
+    case 'required':
+      return '**required**';
+    case 'none':
+      return 'none';
+    case 'value':
+      return `\`${String(fallback.raw)}\``;
+    case 'derived':
+      return `\`${fallback.text}\``;
+  }
+}
+
+/**
+ * Escapes a table cell: pipes everywhere, and `<` `>` outside code spans, where markdown
+ * would read a tag.
+ */
+function cell(text: string): string {
+  return text
+    .split('`')
+    .map((part, index) =>
+      index % 2 === 0 ? part.replace(/</g, '&lt;').replace(/>/g, '&gt;') : part,
+    )
+    .join('`')
+    .replace(/\|/g, '\\|');
+}
+
+/** The text between the markers, or undefined when either marker is missing. */
+export function extractConfigBlock(readme: string): string | undefined {
+  const start = readme.indexOf(TABLE_START);
+  const end = readme.indexOf(TABLE_END);
+  if (start === -1 || end === -1 || end < start) return undefined;
+  return readme.slice(start + TABLE_START.length, end).trim();
+}
+
+/** README text with the block between the markers replaced; throws when a marker is missing. */
+export function replaceConfigBlock(readme: string, block: string): string {
+  const start = readme.indexOf(TABLE_START);
+  const end = readme.indexOf(TABLE_END);
+  if (start === -1 || end === -1 || end < start) {
+    throw new Error(`README.md lacks the markers ${TABLE_START} and ${TABLE_END}`);
+  }
+  return `${readme.slice(0, start + TABLE_START.length)}\n\n${block}\n\n${readme.slice(end)}`;
+}
+
+/**
+ * A form of the block that ignores layout only (cell padding, separator width, line wrapping
+ * of prose), so a formatter may realign the table without it counting as drift.
+ */
+export function normalizeConfigBlock(block: string): string {
+  const lines = block.split('\n').map((line) => line.trim());
+  const out: string[] = [];
+  let prose: string[] = [];
+  const flushProse = (): void => {
+    if (prose.length > 0) out.push(prose.join(' ').replace(/\s+/g, ' '));
+    prose = [];
+  };
+  for (const line of lines) {
+    if (line.startsWith('|')) {
+      flushProse();
+      const cells = line
+        .slice(1, line.endsWith('|') ? -1 : undefined)
+        .split(/(?<!\\)\|/)
+        .map((c) => c.trim());
+      out.push(
+        cells.every((c) => /^:?-+:?$/.test(c)) ? cells.map(() => '---').join('|') : cells.join('|'),
+      );
+    } else if (line === '') {
+      flushProse();
+    } else {
+      prose.push(line);
+    }
+  }
+  flushProse();
+  return out.join('\n');
+}
+
+/** Whether a README's block matches the settings, layout aside. */
+export function configBlockIsCurrent(readme: string, settings: readonly Setting[]): boolean {
+  const block = extractConfigBlock(readme);
+  return (
+    block !== undefined &&
+    normalizeConfigBlock(block) === normalizeConfigBlock(renderConfigBlock(settings))
+  );
+}
