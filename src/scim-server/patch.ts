@@ -102,6 +102,8 @@ function parsePath(text: string, schemaUrn: string, label: string): ParsedPath |
   };
 }
 
+const READ_ONLY_KEYS = new Set(['id', 'meta', 'schemas']);
+
 /** Calls `apply` for each attribute an operation targets: its path, or each key of its value. */
 function forEachTarget(
   operation: PatchOperation,
@@ -121,6 +123,9 @@ function forEachTarget(
     );
   }
   for (const [key, value] of Object.entries(operation.value)) {
+    // Entra ID puts the resource's own `id` beside the new values; read-only keys in a
+    // no-path value are skipped, while an explicit read-only path is refused.
+    if (READ_ONLY_KEYS.has(key.toLowerCase())) continue;
     if (key.toLowerCase() === schemaUrn.toLowerCase() && isJsonObject(value)) {
       forEachTarget({ ...operation, value }, schemaUrn, apply);
       continue;

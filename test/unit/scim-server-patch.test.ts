@@ -254,7 +254,7 @@ describe('applyGroupPatch', () => {
     expect(roundTrip.members.removed.size + roundTrip.members.added.size).toBe(0);
   });
 
-  it('renames with a path or with a no-path object, and leaves the input untouched', () => {
+  it('renames with a path or a no-path object (skipping read-only keys in it), input untouched', () => {
     const byPath = applyGroupPatch(
       ops1,
       members,
@@ -267,6 +267,12 @@ describe('applyGroupPatch', () => {
       ops({ op: 'replace', value: { displayName: 'Ops 2', externalId: 'kc-g' } }),
     );
     expect(byObject.attributes).toEqual({ displayName: 'Ops 2', externalId: 'kc-g' });
+    const withOwnId = applyGroupPatch(
+      ops1,
+      members,
+      ops({ op: 'replace', value: { id: 'g1', schemas: [], displayName: 'Ops 3' } }),
+    );
+    expect(withOwnId.attributes.displayName).toBe('Ops 3');
     expect(ops1.displayName).toBe('Ops');
     expect([...members.keys()]).toEqual(['u1', 'u2']);
   });
