@@ -60,9 +60,9 @@ export function resourceTypes(baseUrl: string): Record<string, unknown>[] {
  * publishes the full core schemas even though Kestra keeps only some of their attributes.
  */
 export function schemas(baseUrl: string): Record<string, unknown>[] {
-  return [SCIMMY.Schemas.User, SCIMMY.Schemas.Group].map((schema) => ({
-    ...schema.definition.describe(`${baseUrl}/Schemas`),
-  }));
+  return [SCIMMY.Schemas.User, SCIMMY.Schemas.Group].map((schema) =>
+    schema.definition.describe(`${baseUrl}/Schemas`),
+  );
 }
 
 /** Wraps discovery resources in a ListResponse, all on one page. */

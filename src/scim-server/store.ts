@@ -102,8 +102,11 @@ export class ScimStore {
   /** Forgets every user and group and switches the integration back on. */
   reset(): void {
     this.enabled = true;
-    for (const map of [this.#users, this.#tenantUsers, this.#userByName, this.#groups]) map.clear();
+    this.#users.clear();
+    this.#tenantUsers.clear();
+    this.#userByName.clear();
     this.#usersByExternalId.clear();
+    this.#groups.clear();
     this.#groupByName.clear();
     this.#groupsByExternalId.clear();
     this.#groupsOfUser.clear();

@@ -476,6 +476,24 @@ describe('user filters', () => {
     }
   });
 
+  it('finds a user by its new userName and externalId after a change, not by the old ones', async () => {
+    const id = await createUser('old-name', { externalId: 'old-ext' });
+    const renamed = patch(
+      { op: 'replace', path: 'userName', value: 'new-name' },
+      { op: 'replace', path: 'externalId', value: 'new-ext' },
+    );
+    expect((await scim('PATCH', `/Users/${id}`, renamed)).status).toBe(204);
+    for (const [filter, total] of [
+      ['userName eq "old-name"', 0],
+      ['externalId eq "old-ext"', 0],
+      ['userName eq "new-name"', 1],
+      ['externalId eq "new-ext"', 1],
+    ] as const) {
+      expect(list(await scim('GET', `/Users?${filterQuery(filter)}`)).totalResults).toBe(total);
+    }
+    expect((await scim('POST', '/Users', user('old-name'))).status).toBe(201);
+  });
+
   it('serves POST /Users/.search with the same rules', async () => {
     const id = await createUser('paul');
     const reply = await scim('POST', '/Users/.search', {
@@ -703,6 +721,22 @@ describe('groups', () => {
       400,
       'invalidFilter',
     );
+  });
+
+  it('finds a renamed group by its new displayName only, and frees the old one', async () => {
+    const id = await createGroup('Before');
+    await scim(
+      'PATCH',
+      `/Groups/${id}`,
+      patch({ op: 'replace', path: 'displayName', value: 'After' }),
+    );
+    expect(
+      list(await scim('GET', `/Groups?${filterQuery('displayName eq "before"')}`)).totalResults,
+    ).toBe(0);
+    expect(
+      list(await scim('GET', `/Groups?${filterQuery('displayName eq "after"')}`)).totalResults,
+    ).toBe(1);
+    await createGroup('Before');
   });
 
   it('leaves members out with excludedAttributes=members or attributes=displayName', async () => {
