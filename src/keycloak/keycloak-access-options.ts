@@ -1,0 +1,26 @@
+/**
+ * How the relay reaches Keycloak. The config module builds this; the access layer only reads it,
+ * so it can be constructed by hand in tests and tools.
+ */
+export interface KeycloakAccessOptions {
+  /** Keycloak's base URL without `/admin` or `/realms`, e.g. `https://sso.example.com`. */
+  url: string;
+  /** The realm whose users, groups and events are read (and whose token endpoint is used). */
+  realm: string;
+  /** Client id of the confidential client with a service account (`scim-relay` in the templates). */
+  clientId: string;
+  /** That client's secret. Never logged. */
+  clientSecret: string;
+  /** PEM file with extra CA certificates to trust for Keycloak's TLS certificate. Default: none. */
+  caFile?: string | undefined;
+  /** Items asked for per request by every paged reader. Default: 100. */
+  pageSize?: number;
+  /** Milliseconds before a single HTTP request to Keycloak is abandoned. Default: 30 000. */
+  requestTimeoutMs?: number;
+}
+
+/** Page size used when {@link KeycloakAccessOptions.pageSize} is not set. */
+export const DEFAULT_KEYCLOAK_PAGE_SIZE = 100;
+
+/** Request timeout used when {@link KeycloakAccessOptions.requestTimeoutMs} is not set. */
+export const DEFAULT_KEYCLOAK_REQUEST_TIMEOUT_MS = 30_000;

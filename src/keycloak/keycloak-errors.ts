@@ -1,0 +1,140 @@
+import { PermanentError, RelayError, TransientError, isTransientStatus } from '../errors.js';
+
+/** What the relay was doing when a Keycloak call failed: named in every error message. */
+export interface KeycloakCallContext {
+  /** Base URL of Keycloak, for network errors. */
+  url: string;
+  realm: string;
+  clientId: string;
+  /** A short phrase, e.g. `list users (first=0, max=100)`. */
+  action: string;
+  /** The realm-management role this call needs; a 403 names it. */
+  requiredRole?: string | undefined;
+}
+
+/** TLS failures that no retry can fix: the certificate chain is not trusted or does not match. */
+const TLS_TRUST_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The HTTP side of a failed response, as the admin client's `NetworkError` carries it. */
+interface HttpFailure {
+  status: number;
+  retryAfter: string | null;
+  body: unknown;
+}
+
+function httpFailureOf(error: unknown): HttpFailure | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const response: unknown = Reflect.get(error, 'response');
+  if (!(response instanceof Response)) return undefined;
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body: Reflect.get(error, 'responseData'),
+  };
+}
+
+/** Keycloak's own words from an error body (`error_description`, `errorMessage` or `error`). */
+function serverMessage(body: unknown): string | undefined {
+  if (typeof body === 'string') return body.trim() === '' ? undefined : body.slice(0, 200);
+  if (typeof body !== 'object' || body === null) return undefined;
+  for (const key of ['error_description', 'errorMessage', 'error']) {
+    const value: unknown = Reflect.get(body, key);
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return undefined;
+}
+
+/** The token endpoint answers 400 with these when the client itself is refused. */
+const OAUTH_CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+
+function isOAuthClientError(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const code: unknown = Reflect.get(body, 'error');
+  return typeof code === 'string' && OAUTH_CLIENT_ERRORS.has(code);
+}
+
+/** `Retry-After` in milliseconds: either delta-seconds or an HTTP date. */
+export function parseRetryAfter(
+  value: string | null,
+  now: number = Date.now(),
+): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function errorCode(error: unknown): string | undefined {
+  // fetch wraps socket errors: TypeError('fetch failed') with the system error as `cause`.
+  for (let current: unknown = error, depth = 0; depth < 4; depth += 1) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    const code: unknown = Reflect.get(current, 'code');
+    if (typeof code === 'string') return code;
+    current = Reflect.get(current, 'cause');
+  }
+  return undefined;
+}
+
+/**
+ * Turns whatever a Keycloak call threw into the relay's taxonomy: refused credentials, missing
+ * roles and other 4xx are permanent; 408/429/5xx, timeouts and network failures are transient.
+ */
+export function toKeycloakError(error: unknown, context: KeycloakCallContext): RelayError {
+  if (error instanceof RelayError) return error;
+  const where = `Keycloak ${context.action} in realm "${context.realm}"`;
+  const http = httpFailureOf(error);
+  if (http !== undefined) {
+    const said = serverMessage(http.body);
+    const suffix = said === undefined ? '' : `: ${said}`;
+    if (http.status === 401 || (http.status === 400 && isOAuthClientError(http.body))) {
+      return new PermanentError(
+        `${where} failed with HTTP ${http.status}${suffix}; check the client id "${context.clientId}" and its secret`,
+        { cause: error },
+      );
+    }
+    if (http.status === 403) {
+      const role =
+        context.requiredRole === undefined
+          ? 'is missing a realm-management role'
+          : `needs the realm-management role "${context.requiredRole}"`;
+      return new PermanentError(
+        `${where} was refused (HTTP 403): the service account of client "${context.clientId}" ${role}`,
+        { cause: error },
+      );
+    }
+    if (isTransientStatus(http.status)) {
+      return new TransientError(`${where} failed with HTTP ${http.status}${suffix}`, {
+        cause: error,
+        retryAfterMs: parseRetryAfter(http.retryAfter),
+      });
+    }
+    return new PermanentError(`${where} failed with HTTP ${http.status}${suffix}`, {
+      cause: error,
+    });
+  }
+  if (
+    error instanceof DOMException &&
+    (error.name === 'TimeoutError' || error.name === 'AbortError')
+  ) {
+    return new TransientError(`${where} timed out`, { cause: error });
+  }
+  const code = errorCode(error);
+  if (code !== undefined && TLS_TRUST_CODES.has(code)) {
+    return new PermanentError(
+      `${where}: the TLS certificate of ${context.url} is not trusted (${code}); set the CA file (caFile) to the PEM of the issuing CA`,
+      { cause: error },
+    );
+  }
+  const reason = code ?? (error instanceof Error ? error.message : String(error));
+  return new TransientError(`${where}: cannot reach ${context.url} (${reason})`, { cause: error });
+}

@@ -1,0 +1,369 @@
+import KeycloakAdminClient, { NetworkError, fetchWithError } from '@keycloak/keycloak-admin-client';
+import type { Agent } from 'undici';
+import { ConfigError, PermanentError } from '../errors.js';
+import { adminEventSearchParams, userEventSearchParams } from './event-queries.js';
+import type { AdminEventQuery, UserEventQuery } from './event-queries.js';
+import { readJwtExpiry } from './jwt-expiry.js';
+import {
+  DEFAULT_KEYCLOAK_PAGE_SIZE,
+  DEFAULT_KEYCLOAK_REQUEST_TIMEOUT_MS,
+  type KeycloakAccessOptions,
+} from './keycloak-access-options.js';
+import { toKeycloakError, type KeycloakCallContext } from './keycloak-errors.js';
+import {
+  keycloakAdminEventSchema,
+  keycloakUserEventSchema,
+  type KeycloakAdminEvent,
+  type KeycloakUserEvent,
+} from './keycloak-events.js';
+import { keycloakGroupRecordSchema, type KeycloakGroup } from './keycloak-group.js';
+import { keycloakUserSchema, type KeycloakUser } from './keycloak-user.js';
+import { paged } from './paging.js';
+import { parseKeycloakRecord } from './parse-keycloak-record.js';
+import { createTrustingDispatcher } from './tls-dispatcher.js';
+import { createTokenSource } from './token-source.js';
+
+/**
+ * Read-only access to one Keycloak realm, as the relay's service account. Every listing is an
+ * async generator that asks for one page at a time; nothing ever asks for everything at once.
+ * Failures are `PermanentError` (refused credentials, a missing role, other 4xx) or
+ * `TransientError` (network, timeouts, 408/429/5xx).
+ */
+export interface KeycloakReader {
+  /** Every user (full representation), sorted as Keycloak sorts them (by username). */
+  users(): AsyncGenerator<KeycloakUser, void, undefined>;
+  /** One user, or undefined when no user has this id. */
+  user(id: string): Promise<KeycloakUser | undefined>;
+  /** Every group of the tree, each parent before its children (depth-first). */
+  groups(): AsyncGenerator<KeycloakGroup, void, undefined>;
+  /** One group, or undefined when no group has this id. */
+  group(id: string): Promise<KeycloakGroup | undefined>;
+  /**
+   * Every group below `groupId` (not the group itself), each parent before its children; nothing
+   * when the group does not exist (any more).
+   */
+  descendants(groupId: string): AsyncGenerator<KeycloakGroup, void, undefined>;
+  /** The direct members of a group; nothing when the group does not exist (any more). */
+  groupMembers(groupId: string): AsyncGenerator<KeycloakUser, void, undefined>;
+  /** The groups a user is a direct member of; nothing when the user does not exist. */
+  userGroups(userId: string): AsyncGenerator<KeycloakGroup, void, undefined>;
+  /**
+   * Stored admin events matching `query`, page by page, in the server's order (newest first
+   * unless `direction` is given on 26.2+). The table grows while it is read: callers dedupe.
+   */
+  adminEvents(query?: AdminEventQuery): AsyncGenerator<KeycloakAdminEvent, void, undefined>;
+  /** Stored user events matching `query`; same paging caveats as {@link adminEvents}. */
+  userEvents(query?: UserEventQuery): AsyncGenerator<KeycloakUserEvent, void, undefined>;
+  /** Logs in and reads one user and one admin event: proves credentials and both roles. */
+  checkAccess(): Promise<void>;
+  /** Releases the HTTP connections of a custom CA dispatcher. */
+  close(): Promise<void>;
+}
+
+const VIEW_USERS = 'view-users';
+const VIEW_EVENTS = 'view-events';
+
+/** Builds a reader for the realm in `options`. Logs in lazily, on the first request. */
+export async function createKeycloakReader(
+  options: KeycloakAccessOptions,
+): Promise<KeycloakReader> {
+  const pageSize = options.pageSize ?? DEFAULT_KEYCLOAK_PAGE_SIZE;
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_KEYCLOAK_REQUEST_TIMEOUT_MS;
+  const problems: string[] = [];
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    problems.push(`pageSize must be a positive integer, got ${pageSize}`);
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    problems.push(`requestTimeoutMs must be a positive integer, got ${timeoutMs}`);
+  }
+  let baseUrl: URL;
+  try {
+    baseUrl = new URL(options.url);
+  } catch {
+    problems.push(`url "${options.url}" is not a URL`);
+    baseUrl = new URL('http://invalid');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dispatcher: Agent | undefined =
+    options.caFile === undefined ? undefined : await createTrustingDispatcher(options.caFile);
+  const url = baseUrl.href.replace(/\/+$/, '');
+  const { realm, clientId, clientSecret } = options;
+  // undici 7's Agent and the undici-types bundled with Node's fetch declare the same dispatcher
+  // contract in two copies that TypeScript cannot unify; Node's fetch accepts the object at run
+  // time (the e2e TLS test proves it), so the cast only bridges the two declarations.
+  const requestOptions: RequestInit =
+    dispatcher === undefined ? {} : ({ dispatcher } as unknown as RequestInit);
+  const client = new KeycloakAdminClient({
+    baseUrl: url,
+    realmName: realm,
+    requestOptions,
+    timeout: timeoutMs,
+  });
+
+  const context = (action: string, requiredRole?: string): KeycloakCallContext => ({
+    url,
+    realm,
+    clientId,
+    action,
+    requiredRole,
+  });
+
+  const tokens = createTokenSource(async () => {
+    try {
+      await client.auth({ grantType: 'client_credentials', clientId, clientSecret });
+    } catch (error) {
+      throw toKeycloakError(error, context('token request (client credentials)'));
+    }
+    const value = client.accessToken;
+    if (value === undefined || value === '') {
+      throw new PermanentError(
+        `Keycloak token endpoint of realm "${realm}" returned no access token`,
+      );
+    }
+    return { value, expiresAtMs: readJwtExpiry(value) };
+  });
+  client.registerTokenProvider({ getAccessToken: () => tokens.getToken() });
+
+  /**
+   * Runs one request with error mapping. A 401 means the token died early (revoked, keys
+   * rotated, server restarted): renew once, then let a second 401 count as refused credentials.
+   */
+  async function call<T>(
+    action: string,
+    requiredRole: string,
+    request: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (error instanceof NetworkError && error.response.status === 401) {
+        tokens.invalidate();
+        try {
+          return await request();
+        } catch (retryError) {
+          throw toKeycloakError(retryError, context(action, requiredRole));
+        }
+      }
+      throw toKeycloakError(error, context(action, requiredRole));
+    }
+  }
+
+  async function getJsonArray(
+    path: string,
+    params: URLSearchParams,
+    action: string,
+    requiredRole: string,
+  ): Promise<unknown[]> {
+    const target = new URL(`${url}/admin/realms/${encodeURIComponent(realm)}/${path}`);
+    target.search = params.toString();
+    const body: unknown = await call(action, requiredRole, async () => {
+      const response = await fetchWithError(target, {
+        ...requestOptions,
+        headers: { authorization: `Bearer ${await tokens.getToken()}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return response.json();
+    });
+    if (!Array.isArray(body)) {
+      throw new PermanentError(
+        `Keycloak ${action} in realm "${realm}" did not return a JSON array`,
+      );
+    }
+    return body as unknown[];
+  }
+
+  const toUser = (value: unknown): KeycloakUser =>
+    parseKeycloakRecord(keycloakUserSchema, value, 'user');
+
+  const toGroupRecord = (value: unknown) =>
+    parseKeycloakRecord(keycloakGroupRecordSchema, value, 'group');
+
+  const toGroup = (
+    record: { id: string; name: string; path: string; parentId?: string | undefined },
+    knownParentId: string | undefined,
+  ): KeycloakGroup => ({
+    id: record.id,
+    name: record.name,
+    path: record.path,
+    parentId: knownParentId ?? record.parentId,
+  });
+
+  async function* walkChildren(parentId: string): AsyncGenerator<KeycloakGroup, void, undefined> {
+    const children = paged(async (first, max) => {
+      const page: unknown = await call(
+        `list subgroups of group ${parentId} (first=${first}, max=${max})`,
+        VIEW_USERS,
+        () => client.groups.listSubGroups({ parentId, first, max, briefRepresentation: true }),
+      );
+      // null: the parent vanished during the walk (catchNotFound); its subtree is gone too.
+      return listOrEmpty(page);
+    }, pageSize);
+    for await (const value of children) {
+      const record = toGroupRecord(value);
+      yield toGroup(record, parentId);
+      if (record.subGroupCount !== 0) yield* walkChildren(record.id);
+    }
+  }
+
+  /** Keycloak 25 omits `parentId` on a single group: find the parent through its path. */
+  async function parentIdOf(record: {
+    path: string;
+    parentId?: string | undefined;
+  }): Promise<string | undefined> {
+    if (record.parentId !== undefined) return record.parentId;
+    const parentPath = parentPathOf(record.path);
+    if (parentPath === undefined) return undefined;
+    const segments = parentPath.split(/(?<!~)\//).filter((segment) => segment !== '');
+    const target = new URL(
+      `${url}/admin/realms/${encodeURIComponent(realm)}/group-by-path/${segments.map(encodeURIComponent).join('/')}`,
+    );
+    const found = await call(`find group by path ${parentPath}`, VIEW_USERS, async () => {
+      try {
+        const response = await fetchWithError(target, {
+          ...requestOptions,
+          headers: {
+            authorization: `Bearer ${await tokens.getToken()}`,
+            accept: 'application/json',
+          },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        return await response.json();
+      } catch (error) {
+        // The parent was deleted since the child was read: the child is going with it.
+        if (error instanceof NetworkError && error.response.status === 404) return undefined;
+        throw error;
+      }
+    });
+    return found === undefined ? undefined : toGroupRecord(found).id;
+  }
+
+  return {
+    async *users() {
+      yield* paged(async (first, max) => {
+        const page = await call(`list users (first=${first}, max=${max})`, VIEW_USERS, () =>
+          client.users.find({ first, max, briefRepresentation: false }),
+        );
+        return page.map(toUser);
+      }, pageSize);
+    },
+
+    async user(id) {
+      const found: unknown = await call(`read user ${id}`, VIEW_USERS, () =>
+        client.users.findOne({ id }),
+      );
+      return found === undefined || found === null ? undefined : toUser(found);
+    },
+
+    async *groups() {
+      const topLevel = paged(async (first, max) => {
+        return call(`list top-level groups (first=${first}, max=${max})`, VIEW_USERS, () =>
+          client.groups.find({ first, max, briefRepresentation: true }),
+        );
+      }, pageSize);
+      for await (const value of topLevel) {
+        const record = toGroupRecord(value);
+        yield toGroup(record, undefined);
+        if (record.subGroupCount !== 0) yield* walkChildren(record.id);
+      }
+    },
+
+    async group(id) {
+      const found: unknown = await call(`read group ${id}`, VIEW_USERS, () =>
+        client.groups.findOne({ id }),
+      );
+      if (found === undefined || found === null) return undefined;
+      const record = toGroupRecord(found);
+      return toGroup(record, await parentIdOf(record));
+    },
+
+    async *descendants(groupId) {
+      yield* walkChildren(groupId);
+    },
+
+    async *groupMembers(groupId) {
+      yield* paged(async (first, max) => {
+        const page: unknown = await call(
+          `list members of group ${groupId} (first=${first}, max=${max})`,
+          VIEW_USERS,
+          () => client.groups.listMembers({ id: groupId, first, max, briefRepresentation: false }),
+        );
+        return listOrEmpty(page).map(toUser);
+      }, pageSize);
+    },
+
+    async *userGroups(userId) {
+      yield* paged(async (first, max) => {
+        const page: unknown = await call(
+          `list groups of user ${userId} (first=${first}, max=${max})`,
+          VIEW_USERS,
+          () =>
+            client.users.listGroups(
+              { id: userId, first, max, briefRepresentation: true },
+              { catchNotFound: true },
+            ),
+        );
+        return listOrEmpty(page).map((value) => {
+          const record = toGroupRecord(value);
+          return toGroup(record, undefined);
+        });
+      }, pageSize);
+    },
+
+    async *adminEvents(query = {}) {
+      yield* paged(async (first, max) => {
+        const params = adminEventSearchParams(query);
+        params.set('first', String(first));
+        params.set('max', String(max));
+        const page = await getJsonArray(
+          'admin-events',
+          params,
+          `list admin events (first=${first}, max=${max})`,
+          VIEW_EVENTS,
+        );
+        return page.map((value) =>
+          parseKeycloakRecord(keycloakAdminEventSchema, value, 'admin event'),
+        );
+      }, pageSize);
+    },
+
+    async *userEvents(query = {}) {
+      yield* paged(async (first, max) => {
+        const params = userEventSearchParams(query);
+        params.set('first', String(first));
+        params.set('max', String(max));
+        const page = await getJsonArray(
+          'events',
+          params,
+          `list user events (first=${first}, max=${max})`,
+          VIEW_EVENTS,
+        );
+        return page.map((value) =>
+          parseKeycloakRecord(keycloakUserEventSchema, value, 'user event'),
+        );
+      }, pageSize);
+    },
+
+    async checkAccess() {
+      await call('list users (max=1)', VIEW_USERS, () => client.users.find({ first: 0, max: 1 }));
+      const params = new URLSearchParams({ first: '0', max: '1' });
+      await getJsonArray('admin-events', params, 'list admin events (max=1)', VIEW_EVENTS);
+    },
+
+    async close() {
+      await dispatcher?.close();
+    },
+  };
+}
+
+/** `/a/b/c` → `/a/b`; undefined for a top-level path. Keycloak escapes `/` in names as `~/`. */
+function parentPathOf(path: string): string | undefined {
+  const segments = path.split(/(?<!~)\//).filter((segment) => segment !== '');
+  if (segments.length < 2) return undefined;
+  return `/${segments.slice(0, -1).join('/')}`;
+}
+
+/** A listing the admin client answered with `null` (a 404 it was told to catch) is empty. */
+function listOrEmpty(page: unknown): readonly unknown[] {
+  return Array.isArray(page) ? (page as unknown[]) : [];
+}

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** The fields of a Keycloak user that provisioning reads. Unknown fields are dropped. */
+export const keycloakUserSchema = z.object({
+  id: z.string().min(1),
+  username: z.string().min(1),
+  email: z.string().optional(),
+  firstName: z.string().optional(),
+  lastName: z.string().optional(),
+  enabled: z.boolean(),
+  emailVerified: z.boolean().optional(),
+  /** Set on service-account users (Keycloak's `serviceAccountClientId`), which are not people. */
+  serviceAccountClientId: z.string().optional(),
+  createdTimestamp: z.number().optional(),
+});
+
+/** A user as read from Keycloak's admin API (full representation). */
+export type KeycloakUser = z.output<typeof keycloakUserSchema>;
