@@ -22,26 +22,29 @@ import {
   type StoredEvent,
 } from './event-window.js';
 
-/** One page of stored events, as Keycloak's admin REST API answers it. */
-export interface EventPageQuery {
+/** Which stored events to read: everything from `dateFrom` on. */
+export interface EventWindowQuery {
   /** `yyyy-MM-dd`, or epoch milliseconds as a string on Keycloak 26.2+. */
   readonly dateFrom: string;
-  readonly first: number;
-  readonly max: number;
   /** Only sent to Keycloak 26.2+; older servers always answer newest first. */
   readonly direction?: 'asc';
 }
 
+/**
+ * Keycloak's stored events, read page by page behind an async iterator; the poll source stops
+ * iterating once it has what it needs. The Keycloak access layer implements this.
+ */
 export interface EventApi {
-  adminEvents(query: EventPageQuery): Promise<unknown[]>;
-  userEvents(query: EventPageQuery & { readonly types: readonly string[] }): Promise<unknown[]>;
+  adminEvents(query: EventWindowQuery): AsyncIterable<unknown>;
+  userEvents(
+    query: EventWindowQuery & { readonly types: readonly string[] },
+  ): AsyncIterable<unknown>;
 }
 
 export interface PollSourceOptions {
   readonly intervalMs: number;
   /** How far before the watermark each poll looks again, for late or same-millisecond events. */
   readonly overlapMs: number;
-  readonly pageSize: number;
   /** Admin and user event retention of the realm; a longer gap means events were lost. */
   readonly retentionMs?: number | undefined;
   readonly logger?: Logger;
@@ -52,7 +55,7 @@ export class RetentionExceededError extends PermanentError {}
 
 interface Stream {
   readonly name: 'admin' | 'user';
-  readonly fetch: (query: EventPageQuery) => Promise<unknown[]>;
+  readonly fetch: (query: EventWindowQuery) => AsyncIterable<unknown>;
   readonly toHints: (raw: unknown) => EventMeaning | { readonly error: string };
 }
 
@@ -171,27 +174,21 @@ export class PollSource {
     return fresh.length;
   }
 
-  /** Reads every event from the window's start on, paging, whatever order the server uses. */
+  /** Reads every event from the window's start on, whatever order the server uses. */
   private async fetchWindow(stream: Stream, checkpoint: SavedCheckpoint): Promise<StoredEvent[]> {
     const from = windowStart(checkpoint, this.options.overlapMs);
-    const max = this.options.pageSize;
     const events: StoredEvent[] = [];
-    for (let first = 0; ; first += max) {
-      const page = await stream.fetch(
-        checkpoint.modern
-          ? { dateFrom: String(from), first, max, direction: 'asc' }
-          : { dateFrom: legacyDateFrom(from), first, max },
-      );
-      let older = false;
-      for (const raw of page) {
-        const event = storedEventOf(raw);
-        if (event === undefined) continue;
-        if (event.time < from) older = true;
-        events.push(event);
-      }
-      // Newest first (before 26.2): once a page reaches behind the window, the rest is older.
-      if (page.length < max || (!checkpoint.modern && older)) return events;
+    const query: EventWindowQuery = checkpoint.modern
+      ? { dateFrom: String(from), direction: 'asc' }
+      : { dateFrom: legacyDateFrom(from) };
+    for await (const raw of stream.fetch(query)) {
+      const event = storedEventOf(raw);
+      if (event === undefined) continue;
+      // Newest first (before 26.2): the first event behind the window means the rest are too.
+      if (event.time < from && !checkpoint.modern) break;
+      events.push(event);
     }
+    return events;
   }
 
   private assertWithinRetention(stream: Stream, checkpoint: SavedCheckpoint, now: number): void {

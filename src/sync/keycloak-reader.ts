@@ -11,6 +11,6 @@ export interface KeycloakReader {
   group(id: string): Promise<KeycloakGroup | undefined>;
   /** The groups the user is a direct member of. */
   userGroups(userId: string): AsyncIterable<KeycloakGroup>;
-  /** A group's direct children. */
-  subGroups(parentId: string): AsyncIterable<KeycloakGroup>;
+  /** Every group below this one, each parent before its children. */
+  descendants(groupId: string): AsyncIterable<KeycloakGroup>;
 }

@@ -147,14 +147,14 @@ export class Reconciler {
 
     const { change } = await this.ensureGroup(group);
     if (subtree) {
-      const children = new Set<string>();
-      for await (const child of this.keycloak.subGroups(keycloakId)) {
-        children.add(child.id);
-        await this.reconcileGroup(child.id, true);
+      const present = new Set<string>([keycloakId]);
+      for await (const descendant of this.keycloak.descendants(keycloakId)) {
+        present.add(descendant.id);
+        await this.ensureGroup(descendant);
       }
-      // Children we knew here but Keycloak no longer lists were moved or deleted.
-      for (const known of this.store.childrenOf(keycloakId)) {
-        if (!children.has(known.keycloakId)) await this.reconcileGroup(known.keycloakId, true);
+      // Groups we knew below this one that Keycloak no longer lists there were moved or deleted.
+      for (const known of this.store.descendantsOf(keycloakId)) {
+        if (!present.has(known.keycloakId)) await this.reconcileGroup(known.keycloakId, true);
       }
     }
     return change;

@@ -1,0 +1,346 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { connect } from 'amqplib';
+import { Agent, request } from 'undici';
+import type { Config } from '../config.js';
+import { USER_EVENT_TYPES } from '../domain/keycloak-event.js';
+import { ScimError, describeError } from '../errors.js';
+import { ScimClient } from '../scim/scim-client.js';
+
+/** One line of the checklist. */
+export interface CheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  /** What was found. */
+  readonly detail: string;
+  /** What to do about a failure. */
+  readonly fix?: string;
+}
+
+const REQUIRED_ROLES = ['view-users', 'view-events'] as const;
+const TIMEOUT_MS = 10_000;
+
+/**
+ * Checks, in order, everything the relay needs, stopping a branch where a later step cannot
+ * work (no token: no role or events checks). Never throws: every failure is a result line.
+ */
+export async function runChecks(config: Config): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  results.push(...(await checkKeycloak(config)));
+  if (config.source === 'amqp') results.push(await checkRabbitMq(config));
+  results.push(...(await checkScim(config)));
+  return results;
+}
+
+async function checkKeycloak(config: Config): Promise<CheckResult[]> {
+  const { url, realm, clientId } = config.keycloak;
+  const dispatcher = agentFor(config.keycloak.caFile);
+  try {
+    const token = await fetchToken(config, dispatcher);
+    if (!token.ok) return [token.result];
+    const results: CheckResult[] = [token.result];
+
+    const granted = realmManagementRoles(token.accessToken);
+    const missing = REQUIRED_ROLES.filter((role) => !granted.includes(role));
+    results.push(
+      missing.length === 0
+        ? {
+            name: 'Keycloak permissions',
+            ok: true,
+            detail: `service account holds ${REQUIRED_ROLES.join(' and ')}`,
+          }
+        : {
+            name: 'Keycloak permissions',
+            ok: false,
+            detail: `service account of client "${clientId}" lacks realm-management role(s): ${missing.join(', ')}`,
+            fix: `In realm "${realm}", open Clients > ${clientId} > Service account roles and assign realm-management ${missing.join(' and ')} (nothing else is needed)`,
+          },
+    );
+
+    const admin = async (path: string) => {
+      const response = await request(`${url}/admin/realms/${encodeURIComponent(realm)}/${path}`, {
+        dispatcher,
+        headers: { authorization: `Bearer ${token.accessToken}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      const body: unknown = await response.body.json().catch(() => undefined);
+      return { status: response.statusCode, body };
+    };
+
+    const users = await admin('users?first=0&max=1&briefRepresentation=true');
+    results.push(
+      users.status === 200
+        ? { name: 'Keycloak users readable', ok: true, detail: 'listed users' }
+        : {
+            name: 'Keycloak users readable',
+            ok: false,
+            detail: `listing users answered HTTP ${users.status}`,
+            fix: `Assign realm-management view-users to the service account of client "${clientId}"`,
+          },
+    );
+
+    const events = await admin('events/config');
+    results.push(...eventChecks(config, events.status, events.body));
+    return results;
+  } catch (error) {
+    return [
+      {
+        name: 'Keycloak reachable',
+        ok: false,
+        detail: `cannot reach ${url}: ${describeError(error)}`,
+        fix: 'Check KEYCLOAK_URL, the network path to Keycloak, and KEYCLOAK_CA_FILE for a private CA',
+      },
+    ];
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+type TokenOutcome =
+  { ok: true; accessToken: string; result: CheckResult } | { ok: false; result: CheckResult };
+
+async function fetchToken(config: Config, dispatcher: Agent): Promise<TokenOutcome> {
+  const { url, realm, clientId, clientSecret } = config.keycloak;
+  const response = await request(
+    `${url}/realms/${encodeURIComponent(realm)}/protocol/openid-connect/token`,
+    {
+      method: 'POST',
+      dispatcher,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+      }).toString(),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    },
+  );
+  const body = (await response.body.json().catch(() => ({}))) as Record<string, unknown>;
+  const accessToken = body['access_token'];
+  if (response.statusCode === 200 && typeof accessToken === 'string') {
+    return {
+      ok: true,
+      accessToken,
+      result: {
+        name: 'Keycloak token',
+        ok: true,
+        detail: `${url} reachable; client "${clientId}" obtained a token in realm "${realm}"`,
+      },
+    };
+  }
+  const said = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.statusCode}`;
+  const realmMissing = response.statusCode === 404;
+  return {
+    ok: false,
+    result: {
+      name: 'Keycloak token',
+      ok: false,
+      detail: realmMissing
+        ? `realm "${realm}" does not exist at ${url}`
+        : `client credentials login of "${clientId}" refused (${said})`,
+      fix: realmMissing
+        ? 'Check KEYCLOAK_REALM (the realm name, not its display name)'
+        : `Check KEYCLOAK_CLIENT_ID and KEYCLOAK_CLIENT_SECRET; the client must be confidential with "Service accounts roles" enabled`,
+    },
+  };
+}
+
+function eventChecks(config: Config, status: number, body: unknown): CheckResult[] {
+  if (status !== 200 || typeof body !== 'object' || body === null) {
+    return [
+      {
+        name: 'Keycloak event settings',
+        ok: false,
+        detail: `reading the realm's event settings answered HTTP ${status}`,
+        fix: `Assign realm-management view-events to the service account of client "${config.keycloak.clientId}"`,
+      },
+    ];
+  }
+  const settings = body as Record<string, unknown>;
+  const results: CheckResult[] = [];
+  const adminStored =
+    settings['adminEventsEnabled'] === true && settings['adminEventsDetailsEnabled'] === true;
+  results.push(
+    adminStored
+      ? { name: 'Keycloak admin events', ok: true, detail: 'stored, with representations' }
+      : {
+          name: 'Keycloak admin events',
+          ok: false,
+          detail: `adminEventsEnabled=${String(settings['adminEventsEnabled'])}, adminEventsDetailsEnabled=${String(settings['adminEventsDetailsEnabled'])}`,
+          fix: 'Realm settings > Events > Admin events settings: turn on "Save events" and "Include representation" (see keycloak-config/README.md)',
+        },
+  );
+
+  const listeners = Array.isArray(settings['eventsListeners']) ? settings['eventsListeners'] : [];
+  if (config.source === 'amqp') {
+    const hasListener = listeners.includes('keycloak-to-rabbitmq');
+    results.push(
+      hasListener
+        ? { name: 'Keycloak RabbitMQ listener', ok: true, detail: 'keycloak-to-rabbitmq is on' }
+        : {
+            name: 'Keycloak RabbitMQ listener',
+            ok: false,
+            detail: 'the realm does not list the keycloak-to-rabbitmq event listener',
+            fix: 'Install the listener jar in Keycloak and add "keycloak-to-rabbitmq" to Realm settings > Events > Event listeners',
+          },
+    );
+  } else {
+    const types = Array.isArray(settings['enabledEventTypes'])
+      ? (settings['enabledEventTypes'] as unknown[])
+      : [];
+    const needed = ['REGISTER', 'UPDATE_PROFILE', 'UPDATE_EMAIL', 'DELETE_ACCOUNT'].filter((type) =>
+      USER_EVENT_TYPES.includes(type as (typeof USER_EVENT_TYPES)[number]),
+    );
+    // An empty list means "all types" to Keycloak.
+    const missing = types.length === 0 ? [] : needed.filter((type) => !types.includes(type));
+    const ok = settings['eventsEnabled'] === true && missing.length === 0;
+    results.push(
+      ok
+        ? { name: 'Keycloak user events', ok: true, detail: `stored (${needed.join(', ')})` }
+        : {
+            name: 'Keycloak user events',
+            ok: false,
+            detail:
+              settings['eventsEnabled'] === true
+                ? `not stored: ${missing.join(', ')}`
+                : 'user events are not stored (eventsEnabled=false)',
+            fix: `Realm settings > Events > User events settings: turn on "Save events" and save ${needed.join(', ')}`,
+          },
+    );
+  }
+  return results;
+}
+
+async function checkRabbitMq(config: Config): Promise<CheckResult> {
+  if (config.source !== 'amqp') throw new Error('unreachable: not in AMQP mode');
+  try {
+    const connection = await connect(config.amqp.url, {
+      timeout: TIMEOUT_MS,
+      ...(config.amqp.caFile === undefined ? {} : { ca: [readFileSync(config.amqp.caFile)] }),
+    });
+    try {
+      const channel = await connection.createChannel();
+      await channel.checkExchange(config.amqp.exchange);
+      await channel.close();
+    } finally {
+      await connection.close();
+    }
+    return {
+      name: 'RabbitMQ',
+      ok: true,
+      detail: `connected; exchange "${config.amqp.exchange}" exists`,
+    };
+  } catch (error) {
+    return {
+      name: 'RabbitMQ',
+      ok: false,
+      detail: `cannot use RabbitMQ: ${describeError(error)}`,
+      fix: 'Check AMQP_URL (host, port, vhost, credentials) and AMQP_EXCHANGE (the exchange the Keycloak listener publishes to)',
+    };
+  }
+}
+
+async function checkScim(config: Config): Promise<CheckResult[]> {
+  const scim = new ScimClient({
+    baseUrl: config.scim.url,
+    token: config.scim.token,
+    timeoutMs: Math.min(config.scim.timeoutMs, TIMEOUT_MS),
+    connectTimeoutMs: config.scim.connectTimeoutMs,
+    maxConnections: 1,
+    pageSize: 1,
+    memberBatchSize: 1,
+    retry: { maxAttempts: 1, minDelayMs: 0, maxDelayMs: 0, maxElapsedMs: TIMEOUT_MS },
+    ca: config.scim.caFile === undefined ? undefined : readFileSync(config.scim.caFile, 'utf8'),
+  });
+  try {
+    // A listing needs the token and an enabled integration, unlike some discovery endpoints.
+    await scim.listUsers()[Symbol.asyncIterator]().next();
+    const results: CheckResult[] = [
+      {
+        name: 'SCIM endpoint',
+        ok: true,
+        detail: `${config.scim.url} reachable; token accepted; integration enabled`,
+      },
+    ];
+    const summary = await scim.serviceProviderConfig();
+    const problems: string[] = [];
+    if (!summary.patch) problems.push('PATCH is not supported (memberships need it)');
+    if (!summary.filter) problems.push('filtering is not supported (adoption by name needs it)');
+    results.push({
+      name: 'SCIM capabilities',
+      ok: problems.length === 0,
+      detail: `patch=${summary.patch}, filter=${summary.filter}${summary.filterMaxResults === undefined ? '' : ` (max ${summary.filterMaxResults})`}, bulk=${summary.bulk} (never used), changePassword=${summary.changePassword} (never used), etag=${summary.etag}, auth=${summary.authenticationSchemes.join('/') || 'unspecified'}${problems.length === 0 ? '' : `; ${problems.join('; ')}`}`,
+      ...(problems.length === 0
+        ? {}
+        : { fix: 'The relay needs a SCIM server with PATCH and filters (Kestra has both)' }),
+    });
+    return results;
+  } catch (error) {
+    return [scimFailure(config, error)];
+  } finally {
+    await scim.close();
+  }
+}
+
+function scimFailure(config: Config, error: unknown): CheckResult {
+  if (error instanceof ScimError && error.status === 401) {
+    return {
+      name: 'SCIM endpoint',
+      ok: false,
+      detail: 'the SCIM token was refused (HTTP 401)',
+      fix: 'Set SCIM_TOKEN (or SCIM_TOKEN_FILE) to the Secret Token Kestra showed when the provisioning integration was created; generate a new one there if it was lost',
+    };
+  }
+  if (error instanceof ScimError && error.status === 403) {
+    return {
+      name: 'SCIM endpoint',
+      ok: false,
+      detail: `the integration refused the request (HTTP 403${error.detail === undefined ? '' : `: ${error.detail}`})`,
+      fix: 'Enable the provisioning integration in Kestra (Administration > IAM > Provisioning) and check the token belongs to it',
+    };
+  }
+  if (error instanceof ScimError && error.status === 404) {
+    return {
+      name: 'SCIM endpoint',
+      ok: false,
+      detail: `no SCIM endpoint at ${config.scim.url} (HTTP 404)`,
+      fix: 'SCIM_URL must be the integration URL Kestra shows: https://<kestra>/api/v1/<tenant>/integrations/<id>/scim/v2',
+    };
+  }
+  return {
+    name: 'SCIM endpoint',
+    ok: false,
+    detail: `cannot reach ${config.scim.url}: ${describeError(error)}`,
+    fix: 'Check SCIM_URL, the network path to Kestra, and SCIM_CA_FILE for a private CA',
+  };
+}
+
+/** The realm-management roles in an access token (composites come expanded). */
+function realmManagementRoles(accessToken: string): string[] {
+  try {
+    const payload = accessToken.split('.')[1] ?? '';
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      resource_access?: Record<string, { roles?: unknown }>;
+    };
+    const roles = claims.resource_access?.['realm-management']?.roles;
+    return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function agentFor(caFile: string | undefined): Agent {
+  if (caFile === undefined) return new Agent();
+  return new Agent({ connect: { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } });
+}
+
+/** The checklist as people read it. */
+export function formatChecks(results: readonly CheckResult[]): string {
+  const lines = results.map((r) => {
+    const head = `${r.ok ? '✓' : '✗'} ${r.name}: ${r.detail}`;
+    return r.ok || r.fix === undefined ? head : `${head}\n    fix: ${r.fix}`;
+  });
+  const failed = results.filter((r) => !r.ok).length;
+  lines.push(failed === 0 ? 'All checks passed.' : `${failed} check(s) failed.`);
+  return lines.join('\n');
+}

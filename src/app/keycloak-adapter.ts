@@ -1,0 +1,23 @@
+import type { KeycloakReader as KeycloakAccess } from '../keycloak/keycloak-reader.js';
+import type { EventApi } from '../sources/poll-source.js';
+import type { KeycloakReader } from '../sync/keycloak-reader.js';
+
+/**
+ * Presents the Keycloak access layer as what the reconciler and the poll source need. Both
+ * sides keep their own narrow interface, so each can be tested alone.
+ */
+export function reconcilerView(access: KeycloakAccess): KeycloakReader {
+  return {
+    user: (id) => access.user(id),
+    group: (id) => access.group(id),
+    userGroups: (userId) => access.userGroups(userId),
+    descendants: (groupId) => access.descendants(groupId),
+  };
+}
+
+export function eventView(access: KeycloakAccess): EventApi {
+  return {
+    adminEvents: (query) => access.adminEvents(query),
+    userEvents: (query) => access.userEvents(query),
+  };
+}

@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config.js';
+import { describeHint, type Hint } from '../domain/hint.js';
+import { describeError } from '../errors.js';
+import { createKeycloakReader, type KeycloakReader } from '../keycloak/keycloak-reader.js';
+import type { Logger } from '../logger.js';
+import { ScimClient } from '../scim/scim-client.js';
+import { AmqpSource } from '../sources/amqp-source.js';
+import { PollSource } from '../sources/poll-source.js';
+import { StateStore } from '../state/state-store.js';
+import { Reconciler } from '../sync/reconciler.js';
+import { WorkQueue } from '../sync/work-queue.js';
+import { eventView, reconcilerView } from './keycloak-adapter.js';
+
+/** The relay's parts, wired from the configuration. Nothing runs until `start`. */
+export interface Relay {
+  readonly config: Config;
+  readonly store: StateStore;
+  readonly scim: ScimClient;
+  readonly keycloak: KeycloakReader;
+  readonly reconciler: Reconciler;
+  readonly queue: WorkQueue;
+  /** Starts the event source and the background sweeps. */
+  start(): Promise<void>;
+  /** Hands a hint to the queue, as a source would. */
+  submit(hint: Hint): ReturnType<WorkQueue['submit']>;
+  /**
+   * Stops taking events, finishes the work in flight (acking it), persists the checkpoint and
+   * closes every connection, within `timeoutMs`.
+   */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** How often parked work is tried again; a fix on either side then heals it by itself. */
+const PARKED_RETRY_MS = 5 * 60_000;
+/** How far each poll re-reads before its watermark; see `event-window.ts`. */
+const POLL_OVERLAP_MS = 60_000;
+
+export async function createRelay(config: Config, logger: Logger): Promise<Relay> {
+  const store = StateStore.open(config.state.dir);
+  const scim = new ScimClient(
+    {
+      baseUrl: config.scim.url,
+      token: config.scim.token,
+      timeoutMs: config.scim.timeoutMs,
+      connectTimeoutMs: config.scim.connectTimeoutMs,
+      maxConnections: config.scim.maxConnections,
+      pageSize: config.scim.pageSize,
+      memberBatchSize: config.scim.memberBatchSize,
+      retry: config.retry,
+      ca: config.scim.caFile === undefined ? undefined : readFileSync(config.scim.caFile, 'utf8'),
+    },
+    { logger },
+  );
+  const keycloak = await createKeycloakReader({
+    url: config.keycloak.url,
+    realm: config.keycloak.realm,
+    clientId: config.keycloak.clientId,
+    clientSecret: config.keycloak.clientSecret,
+    caFile: config.keycloak.caFile,
+    pageSize: config.keycloak.pageSize,
+  });
+  const reconciler = new Reconciler(reconcilerView(keycloak), scim, store, {
+    mapping: config.mapping,
+    userDeleteMode: config.mapping.userDeleteMode,
+    membershipMode: config.mapping.membershipMode,
+    logger,
+  });
+  const queue = new WorkQueue(
+    (hint) => reconciler.apply(hint).then(() => undefined),
+    {
+      park: (key, hint, reason) => {
+        store.park(key, hint, reason);
+      },
+      unpark: (key) => {
+        store.unpark(key);
+      },
+    },
+    {
+      concurrency: config.sync.concurrency,
+      minDelayMs: Math.max(config.retry.minDelayMs, 100),
+      maxDelayMs: Math.max(config.retry.maxDelayMs, 1_000),
+      maxTransientAttempts: 10,
+      logger,
+    },
+  );
+  const submit = (hint: Hint) => queue.submit(hint);
+
+  const source =
+    config.source === 'amqp'
+      ? new AmqpSource(
+          {
+            url: config.amqp.url,
+            exchange: config.amqp.exchange,
+            queue: config.amqp.queue,
+            realm: config.keycloak.realm,
+            prefetch: config.amqp.prefetch,
+            maxDeliveries: config.amqp.maxDeliveries,
+            logger,
+          },
+          submit,
+        )
+      : new PollSource(eventView(keycloak), store, submit, {
+          intervalMs: config.poll.intervalMs,
+          overlapMs: POLL_OVERLAP_MS,
+          logger,
+        });
+
+  let parkedTimer: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
+  const retryParked = (): void => {
+    for (const item of store.parked()) {
+      queue.submit(item.hint).catch((error: unknown) => {
+        logger.debug({ error: describeError(error) }, `parked ${describeHint(item.hint)} left`);
+      });
+    }
+  };
+
+  return {
+    config,
+    store,
+    scim,
+    keycloak,
+    reconciler,
+    queue,
+    submit,
+    async start() {
+      await source.start();
+      parkedTimer = setInterval(retryParked, PARKED_RETRY_MS);
+      parkedTimer.unref();
+      logger.info(
+        { source: config.source, realm: config.keycloak.realm, scim: scim.endpoint },
+        'relay started',
+      );
+    },
+    stop(timeoutMs = 30_000) {
+      // A second signal, or a failed start followed by a signal, must not close things twice.
+      stopping ??= shutdown(timeoutMs);
+      return stopping;
+    },
+  };
+
+  async function shutdown(timeoutMs: number): Promise<void> {
+    clearInterval(parkedTimer);
+    const graceful = (async () => {
+      await source.stop();
+      await queue.close();
+    })();
+    const timedOut = await Promise.race([
+      graceful.then(() => false),
+      new Promise<boolean>((resolve) => {
+        setTimeout(() => {
+          resolve(true);
+        }, timeoutMs).unref();
+      }),
+    ]);
+    if (timedOut) {
+      logger.warn({ timeoutMs }, 'shutdown bound reached; unfinished work will be redelivered');
+      await queue.close();
+      // Closing the queue releases whatever the source waited for; let it finish closing.
+      await graceful.catch(() => undefined);
+    }
+    await Promise.allSettled([scim.close(), keycloak.close()]);
+    store.close();
+    logger.info('relay stopped');
+  }
+}
