@@ -15,6 +15,7 @@ A Kestra-compatible SCIM 2.0 server with its state in memory.
   --integration <id>       integration id in the base path (default demo)
   --max-page-size <n>      largest page a list answers (default 100)
   --test-api               serve the inspection and fault API under /_test/
+  --web                    serve a read-only page listing users and groups at /
   --help                   show this text`;
 
 /** What the command line asks for: server options, or just the usage text. */
@@ -58,6 +59,7 @@ export function parseScimServerArgs(
         integration: { type: 'string' },
         'max-page-size': { type: 'string' },
         'test-api': { type: 'boolean', default: false },
+        web: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -91,6 +93,7 @@ export function parseScimServerArgs(
     options: {
       token,
       testApi: values['test-api'],
+      ...(values.web ? { web: true } : {}),
       ...(port === undefined ? {} : { port }),
       ...(values.host === undefined ? {} : { host: values.host }),
       ...(values.tenant === undefined ? {} : { tenant: values.tenant }),

@@ -15,6 +15,7 @@ import { scimRoutes } from './scim-routes.js';
 import { ScimStore } from './store.js';
 import { testApiRoutes } from './test-api.js';
 import type { FaultSpec } from './test-api-schema.js';
+import { webPageHandler } from './web-page-route.js';
 
 /** How to start a Kestra-compatible SCIM server. */
 export interface ScimServerOptions {
@@ -32,6 +33,8 @@ export interface ScimServerOptions {
   maxPageSize?: number;
   /** Serve the inspection and fault API under `/_test/`; default false. */
   testApi?: boolean;
+  /** Serve the read-only demo page listing users and groups at `/` (no token); default false. */
+  web?: boolean;
 }
 
 /** A started server. */
@@ -149,6 +152,11 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('case sensitive routing', true);
+
+  if (options.web === true) {
+    // Ahead of the request log and the faults: page reloads are not SCIM traffic.
+    app.get('/', webPageHandler({ store, tenant, integrationId, basePath }));
+  }
 
   if (testApi) {
     app.use('/_test', testApiRoutes({ store, log, faults }));
