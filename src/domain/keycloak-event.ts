@@ -59,7 +59,9 @@ const SUBGROUP_PATH = /^groups\/([^/]+)\/children$/;
  */
 export function hintsFromAdminEvent(event: AdminEvent): EventMeaning {
   if (event.error !== undefined && event.error !== null) return ignore('a failed operation');
-  const path = event.resourcePath ?? '';
+  // Keycloak records the request's own path: a client that POSTs to `users/` gets
+  // `users//{id}` (seen with Keycloak 25 and the admin client). Empty segments mean nothing.
+  const path = (event.resourcePath ?? '').replace(/\/{2,}/g, '/').replace(/^\/|\/$/g, '');
 
   const membership = MEMBERSHIP_PATH.exec(path);
   if (membership?.[1] !== undefined && membership[2] !== undefined) {

@@ -162,6 +162,9 @@ export class PollSource {
         this.onMalformed(meaning.error);
         continue;
       }
+      if ('ignored' in meaning) {
+        this.options.logger?.debug({ stream: stream.name, time: event.time }, meaning.ignored);
+      }
       for (const hint of meaning.hints) work.push(this.submit(hint));
     }
     await Promise.all(work);

@@ -26,6 +26,15 @@ describe('admin events to hints', () => {
     }
   });
 
+  it('reads paths with empty segments, as Keycloak records them for `POST users/`', () => {
+    expect(
+      hintsFromAdminEvent(admin({ operationType: 'CREATE', resourcePath: 'users//u1' })).hints,
+    ).toEqual([userHint('u1')]);
+    expect(
+      hintsFromAdminEvent(admin({ operationType: 'CREATE', resourcePath: 'groups//g1/' })).hints,
+    ).toEqual([groupHint('g1', false)]);
+  });
+
   it('ignores user sub-resources such as a password reset', () => {
     const meaning = hintsFromAdminEvent(
       admin({

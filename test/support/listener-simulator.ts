@@ -1,0 +1,110 @@
+import { connect, type Channel, type ChannelModel } from 'amqplib';
+import type KeycloakAdminClient from '@keycloak/keycloak-admin-client';
+import { fingerprint } from '../../src/sources/event-window.js';
+import { routingKeyWord } from '../../src/sources/routing-key.js';
+
+/**
+ * Stands in for the Keycloak RabbitMQ listener, which cannot run without its jar: it reads the
+ * real admin and user events Keycloak stored, rebuilds each message exactly as the listener
+ * would (body fields, `@class`, routing key), and publishes it to a real RabbitMQ exchange.
+ */
+export class ListenerSimulator {
+  private readonly published = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly connection: ChannelModel,
+    private readonly channel: Channel,
+    private readonly admin: KeycloakAdminClient,
+    private readonly realm: string,
+    readonly exchange: string,
+    private readonly variant: 'aznamier' | 'focus-shift',
+  ) {}
+
+  static async start(options: {
+    amqpUrl: string;
+    admin: KeycloakAdminClient;
+    realm: string;
+    exchange: string;
+    variant?: 'aznamier' | 'focus-shift';
+  }): Promise<ListenerSimulator> {
+    const connection = await connect(options.amqpUrl);
+    const channel = await connection.createChannel();
+    // The listener never declares its exchange; here the test owns a private one.
+    await channel.assertExchange(options.exchange, 'topic', { durable: false, autoDelete: false });
+    const simulator = new ListenerSimulator(
+      connection,
+      channel,
+      options.admin,
+      options.realm,
+      options.exchange,
+      options.variant ?? 'aznamier',
+    );
+    // Events that exist before the test starts are not the test's to publish.
+    await simulator.forward(true);
+    simulator.timer = setInterval(() => {
+      simulator.busy = simulator.busy.then(() => simulator.forward(false)).catch(() => undefined);
+    }, 150);
+    return simulator;
+  }
+
+  /** Publishes a raw message as-is, for poison-message tests. */
+  publishRaw(routingKey: string, body: string): void {
+    this.channel.publish(this.exchange, routingKey, Buffer.from(body));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.busy;
+    await this.channel.deleteExchange(this.exchange).catch(() => undefined);
+    await this.connection.close();
+  }
+
+  private async forward(skip: boolean): Promise<void> {
+    const realmWord = routingKeyWord(this.realm);
+    const adminEvents = (await this.admin.realms.findAdminEvents({
+      realm: this.realm,
+      max: 200,
+    })) as unknown as Record<string, unknown>[];
+    const userEvents = (await this.admin.realms.findEvents({
+      realm: this.realm,
+      max: 200,
+    })) as unknown as Record<string, unknown>[];
+    // Stored newest first; the listener publishes in the order things happened.
+    for (const event of [...adminEvents].reverse()) {
+      const key = fingerprint({ time: Number(event['time']), raw: event });
+      if (this.published.has(key)) continue;
+      this.published.add(key);
+      if (skip) continue;
+      const body = {
+        '@class': 'com.github.aznamier.keycloak.event.provider.EventAdminNotificationMqMsg',
+        ...event,
+        resourceTypeAsString: event['resourceType'],
+        ...(this.variant === 'focus-shift' ? { details: {} } : {}),
+      };
+      const status = event['error'] === undefined ? 'SUCCESS' : 'ERROR';
+      const routingKey = `KK.EVENT.ADMIN.${realmWord}.${status}.${String(event['resourceType'])}.${String(event['operationType'])}`;
+      this.channel.publish(this.exchange, routingKey, Buffer.from(JSON.stringify(body)), {
+        contentType: 'application/json',
+      });
+    }
+    for (const event of [...userEvents].reverse()) {
+      const key = fingerprint({ time: Number(event['time']), raw: event });
+      if (this.published.has(key)) continue;
+      this.published.add(key);
+      if (skip) continue;
+      const body = {
+        '@class': 'com.github.aznamier.keycloak.event.provider.EventClientNotificationMqMsg',
+        ...event,
+      };
+      const status = event['error'] === undefined ? 'SUCCESS' : 'ERROR';
+      const clientId = event['clientId'];
+      const client = routingKeyWord(typeof clientId === 'string' ? clientId : '');
+      const routingKey = `KK.EVENT.CLIENT.${realmWord}.${status}.${client}.${String(event['type'])}`;
+      this.channel.publish(this.exchange, routingKey, Buffer.from(JSON.stringify(body)), {
+        contentType: 'application/json',
+      });
+    }
+  }
+}
