@@ -21,6 +21,18 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        // `e2e`: a real Keycloak (KEYCLOAK_VERSION, default 25.0.6) started once per run by the
+        // globalSetup, from the cached Maven distribution or, where Docker runs, testcontainers.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
   },
 });

@@ -18,6 +18,7 @@ import {
 } from './keycloak-events.js';
 import { keycloakGroupRecordSchema, type KeycloakGroup } from './keycloak-group.js';
 import { keycloakUserSchema, type KeycloakUser } from './keycloak-user.js';
+import { pagedEvents } from './event-paging.js';
 import { paged } from './paging.js';
 import { parseKeycloakRecord } from './parse-keycloak-record.js';
 import { createTrustingDispatcher } from './tls-dispatcher.js';
@@ -49,7 +50,9 @@ export interface KeycloakReader {
   userGroups(userId: string): AsyncGenerator<KeycloakGroup, void, undefined>;
   /**
    * Stored admin events matching `query`, page by page, in the server's order (newest first
-   * unless `direction` is given on 26.2+). The table grows while it is read: callers dedupe.
+   * unless `direction` is given on 26.2+). Same-millisecond events split by a page boundary are
+   * repaired (see `pagedEvents`); events added while reading shift a newest-first listing, so
+   * callers dedupe across passes.
    */
   adminEvents(query?: AdminEventQuery): AsyncGenerator<KeycloakAdminEvent, void, undefined>;
   /** Stored user events matching `query`; same paging caveats as {@link adminEvents}. */
@@ -311,7 +314,7 @@ export async function createKeycloakReader(
     },
 
     async *adminEvents(query = {}) {
-      yield* paged(async (first, max) => {
+      yield* pagedEvents(async (first, max) => {
         const params = adminEventSearchParams(query);
         params.set('first', String(first));
         params.set('max', String(max));
@@ -328,7 +331,7 @@ export async function createKeycloakReader(
     },
 
     async *userEvents(query = {}) {
-      yield* paged(async (first, max) => {
+      yield* pagedEvents(async (first, max) => {
         const params = userEventSearchParams(query);
         params.set('first', String(first));
         params.set('max', String(max));
