@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ListenerSimulator } from '../support/listener-simulator.js';
+import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
+import { createTestRealm } from '../support/test-realm.js';
+import { relayBehaviour } from './relay-behaviour.js';
+
+describe('run, consuming the RabbitMQ listener’s messages', () => {
+  const facts = inject('testStack');
+  const suffix = randomUUID().slice(0, 8);
+  const exchange = `test-kk-${suffix}`;
+  const queue = `test-relay-${suffix}`;
+  let harness: RelayHarness;
+  let listener: ListenerSimulator;
+
+  beforeAll(async () => {
+    // A realm name with a dot: the listener drops it from routing keys.
+    const realm = await createTestRealm(facts, { prefix: 'amqp.dot' });
+    listener = await ListenerSimulator.start({
+      amqpUrl: facts.amqpUrl,
+      admin: realm.admin,
+      realm: realm.name,
+      exchange,
+    });
+    harness = await startRelayHarness(facts, {
+      prefix: 'amqp',
+      realm,
+      env: {
+        SOURCE: 'amqp',
+        AMQP_URL: facts.amqpUrl,
+        AMQP_EXCHANGE: exchange,
+        AMQP_QUEUE: queue,
+        AMQP_MAX_DELIVERIES: '3',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await harness.close();
+    await listener.stop();
+    await harness.realm.delete();
+    const connection = await connect(facts.amqpUrl);
+    const channel = await connection.createChannel();
+    await channel.deleteQueue(queue);
+    await channel.deleteQueue(`${queue}.dead-letter`);
+    await connection.close();
+  });
+
+  relayBehaviour(() => harness);
+
+  it('dead-letters a malformed message with the reason, and acks it', async () => {
+    listener.publishRaw(
+      `KK.EVENT.ADMIN.${harness.realm.name.replaceAll('.', '')}.SUCCESS.USER.CREATE`,
+      '{"time":"soon"}',
+    );
+    const connection = await connect(facts.amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      const message = await eventually(async () => {
+        const got = await channel.get(`${queue}.dead-letter`, { noAck: true });
+        if (got === false) throw new Error('nothing dead-lettered yet');
+        return got;
+      });
+      const headers = message.properties.headers ?? {};
+      expect(String(headers['x-relay-reason'])).toMatch(/^malformed admin event: /);
+      expect(String(headers['x-relay-reason'])).toContain('time');
+      expect(message.content.toString()).toBe('{"time":"soon"}');
+      const main = await channel.checkQueue(queue);
+      expect(main.messageCount).toBe(0);
+    } finally {
+      await connection.close();
+    }
+  });
+});
