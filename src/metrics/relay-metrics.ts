@@ -10,8 +10,16 @@ export type EventKind = 'admin' | 'user' | 'unknown';
 /** What a reconcile was about: the kinds of hint. */
 export type ReconcileKind = Hint['kind'];
 
+/**
+ * What was tried again: one SCIM `request` (the client's own retries), or a whole `reconcile`
+ * (the work queue's, after the client gave up). Kept apart because one failing reconcile can
+ * cost many request retries.
+ */
+export type RetryScope = 'request' | 'reconcile';
+
 const EVENT_KINDS: readonly EventKind[] = ['admin', 'user', 'unknown'];
 const RECONCILE_KINDS: readonly ReconcileKind[] = ['user', 'group', 'membership'];
+const RETRY_SCOPES: readonly RetryScope[] = ['request', 'reconcile'];
 
 /**
  * Upper bounds, in seconds, of the reconcile latency buckets. A reconcile is a few HTTP round
@@ -62,8 +70,8 @@ export class RelayMetrics implements MetricsSource {
   readonly #retries = this.#registry.register(
     new Counter({
       name: 'scim_relay_retries_total',
-      help: 'Attempts repeated after a transient failure.',
-      labelNames: [],
+      help: 'Attempts repeated after a transient failure, of one SCIM request or of a whole reconcile.',
+      labelNames: ['scope'],
     }),
   );
   readonly #parked = this.#registry.register(
@@ -90,7 +98,7 @@ export class RelayMetrics implements MetricsSource {
   readonly #scimResponses = this.#registry.register(
     new Counter({
       name: 'scim_relay_scim_responses_total',
-      help: 'HTTP responses from the SCIM target, by request method and status code.',
+      help: 'Answers of the SCIM target by request method and HTTP status; status 0: no answer.',
       labelNames: ['method', 'status'],
     }),
   );
@@ -103,6 +111,7 @@ export class RelayMetrics implements MetricsSource {
       this.#failed.init({ kind });
       this.#duration.init({ kind });
     }
+    for (const scope of RETRY_SCOPES) this.#retries.init({ scope });
     this.#parked.set({}, 0);
   }
 
@@ -122,9 +131,9 @@ export class RelayMetrics implements MetricsSource {
     this.#failed.inc({ kind });
   }
 
-  /** A request or reconcile is about to be tried again. */
-  retry(): void {
-    this.#retries.inc({});
+  /** A SCIM request or a whole reconcile is about to be tried again. */
+  retry(scope: RetryScope): void {
+    this.#retries.inc({ scope });
   }
 
   /** How many changes are parked right now. */
@@ -142,7 +151,7 @@ export class RelayMetrics implements MetricsSource {
     this.#lastSync.set({}, at.getTime() / 1000);
   }
 
-  /** The SCIM target answered a request with `status`. */
+  /** The SCIM target answered a request with `status` (0 when no answer came). */
   scimResponse(method: string, status: number): void {
     this.#scimResponses.inc({ method, status: String(status) });
   }

@@ -1,4 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import {
+  amqpSourceMetricsHooks,
+  scimClientMetricsHooks,
+  workQueueMetricsHooks,
+} from '../../src/metrics/relay-metrics-hooks.js';
 import { RECONCILE_SECONDS_BUCKETS, RelayMetrics } from '../../src/metrics/relay-metrics.js';
 
 /** The sample lines (no comments) of a rendering, for lookups by series. */
@@ -41,7 +46,8 @@ describe('RelayMetrics', () => {
       expect(s.get(`scim_relay_reconciles_failed_total{kind="${kind}"}`)).toBe('0');
       expect(s.get(`scim_relay_reconcile_duration_seconds_count{kind="${kind}"}`)).toBe('0');
     }
-    expect(s.get('scim_relay_retries_total')).toBe('0');
+    expect(s.get('scim_relay_retries_total{scope="request"}')).toBe('0');
+    expect(s.get('scim_relay_retries_total{scope="reconcile"}')).toBe('0');
     expect(s.get('scim_relay_parked_items')).toBe('0');
     expect(s.get('scim_relay_dead_lettered_total')).toBe('0');
     expect(s.has('scim_relay_last_sync_success_timestamp_seconds')).toBe(false);
@@ -59,9 +65,9 @@ describe('RelayMetrics', () => {
     metrics.applied('group', 0.2);
     metrics.applied('group', 3);
     metrics.failed('membership');
-    metrics.retry();
-    metrics.retry();
-    metrics.retry();
+    metrics.retry('request');
+    metrics.retry('request');
+    metrics.retry('reconcile');
     metrics.setParked(4);
     metrics.setParked(2);
     metrics.deadLettered();
@@ -84,7 +90,8 @@ describe('RelayMetrics', () => {
     expect(s.get('scim_relay_reconcile_duration_seconds_bucket{kind="group",le="+Inf"}')).toBe('2');
     expect(s.get('scim_relay_reconcile_duration_seconds_sum{kind="group"}')).toBe('3.2');
     expect(s.get('scim_relay_reconcile_duration_seconds_count{kind="group"}')).toBe('2');
-    expect(s.get('scim_relay_retries_total')).toBe('3');
+    expect(s.get('scim_relay_retries_total{scope="request"}')).toBe('2');
+    expect(s.get('scim_relay_retries_total{scope="reconcile"}')).toBe('1');
     expect(s.get('scim_relay_parked_items')).toBe('2');
     expect(s.get('scim_relay_dead_lettered_total')).toBe('1');
     expect(s.get('scim_relay_last_sync_success_timestamp_seconds')).toBe('1767323045.678');
@@ -104,5 +111,39 @@ describe('RelayMetrics', () => {
     expect(lines.at(-1)).toBe(
       'scim_relay_reconcile_duration_seconds_bucket{kind="user",le="+Inf"} 0',
     );
+  });
+});
+
+describe('metrics hooks', () => {
+  it('feed the work queue, SCIM client and AMQP source reports into the metrics', () => {
+    const metrics = new RelayMetrics();
+    const queue = workQueueMetricsHooks(metrics);
+    queue.onApplied({ kind: 'membership', userId: 'u', groupId: 'g' }, 1500);
+    queue.onParked({ kind: 'user', userId: 'u' }, 'HTTP 400');
+    queue.onRetry({ kind: 'group', groupId: 'g', subtree: false }, new Error('HTTP 503'));
+    const scim = scimClientMetricsHooks(metrics);
+    scim.onResponse('PATCH', 204);
+    scim.onResponse('GET', 0);
+    scim.onRetry('GET /Users');
+    const amqp = amqpSourceMetricsHooks(metrics);
+    amqp.onReceived('user');
+    amqp.onDeadLettered('unreadable JSON');
+
+    const s = samples(metrics.render());
+    expect(s.get('scim_relay_reconciles_applied_total{kind="membership"}')).toBe('1');
+    expect(s.get('scim_relay_reconcile_duration_seconds_sum{kind="membership"}')).toBe('1.5');
+    expect(s.get('scim_relay_reconcile_duration_seconds_bucket{kind="membership",le="1"}')).toBe(
+      '0',
+    );
+    expect(s.get('scim_relay_reconcile_duration_seconds_bucket{kind="membership",le="2.5"}')).toBe(
+      '1',
+    );
+    expect(s.get('scim_relay_reconciles_failed_total{kind="user"}')).toBe('1');
+    expect(s.get('scim_relay_retries_total{scope="reconcile"}')).toBe('1');
+    expect(s.get('scim_relay_retries_total{scope="request"}')).toBe('1');
+    expect(s.get('scim_relay_scim_responses_total{method="PATCH",status="204"}')).toBe('1');
+    expect(s.get('scim_relay_scim_responses_total{method="GET",status="0"}')).toBe('1');
+    expect(s.get('scim_relay_events_received_total{kind="user"}')).toBe('1');
+    expect(s.get('scim_relay_dead_lettered_total')).toBe('1');
   });
 });
