@@ -71,6 +71,8 @@ export class AmqpSource {
   async start(): Promise<void> {
     const log = this.options.logger;
     this.model = await connect(this.options.url, {
+      // Named, so an operator sees in RabbitMQ's UI which queue a connection consumes.
+      clientProperties: { connection_name: `keycloak-scim-relay ${this.options.queue}` },
       recovery: {
         initialMaxRetries: 3,
         maxDelay: 30_000,
