@@ -160,6 +160,11 @@ export interface ResyncPlan {
   readonly membersSkipped: number;
   /** Keycloak user id to SCIM id for every user matched on the SCIM side. */
   readonly userScimIds: ReadonlyMap<string, string>;
+  /** userNames by Keycloak user id and by SCIM user id, to name members in reports. */
+  readonly userNames: {
+    readonly keycloak: ReadonlyMap<string, string>;
+    readonly scim: ReadonlyMap<string, string>;
+  };
   readonly guard: GuardVerdict;
 }
 
@@ -211,6 +216,10 @@ export function planResync(input: ResyncInput, options: ResyncOptions): ResyncPl
     },
     membersSkipped: members.skipped,
     userScimIds: users.scimIdOf,
+    userNames: {
+      keycloak: new Map(input.keycloak.users.map((u) => [u.id, u.username])),
+      scim: new Map(input.scim.users.map((u) => [u.id, u.userName])),
+    },
     guard: judgeDeletions(prune.length, managed, options),
   };
 }
