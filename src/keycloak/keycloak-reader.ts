@@ -59,6 +59,8 @@ export interface KeycloakReader {
   userEvents(query?: UserEventQuery): AsyncGenerator<KeycloakUserEvent, void, undefined>;
   /** Logs in and reads one user and one admin event: proves credentials and both roles. */
   checkAccess(): Promise<void>;
+  /** The realm's event settings (readable with view-events): what is stored, and how long. */
+  eventsConfig(): Promise<RealmEventsConfig>;
   /** Releases the HTTP connections of a custom CA dispatcher. */
   close(): Promise<void>;
 }
@@ -209,38 +211,6 @@ export async function createKeycloakReader(
     }
   }
 
-  /** Keycloak 25 omits `parentId` on a single group: find the parent through its path. */
-  async function parentIdOf(record: {
-    path: string;
-    parentId?: string | undefined;
-  }): Promise<string | undefined> {
-    if (record.parentId !== undefined) return record.parentId;
-    const parentPath = parentPathOf(record.path);
-    if (parentPath === undefined) return undefined;
-    const segments = parentPath.split(/(?<!~)\//).filter((segment) => segment !== '');
-    const target = new URL(
-      `${url}/admin/realms/${encodeURIComponent(realm)}/group-by-path/${segments.map(encodeURIComponent).join('/')}`,
-    );
-    const found = await call(`find group by path ${parentPath}`, VIEW_USERS, async () => {
-      try {
-        const response = await fetchWithError(target, {
-          ...requestOptions,
-          headers: {
-            authorization: `Bearer ${await tokens.getToken()}`,
-            accept: 'application/json',
-          },
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        return await response.json();
-      } catch (error) {
-        // The parent was deleted since the child was read: the child is going with it.
-        if (error instanceof NetworkError && error.response.status === 404) return undefined;
-        throw error;
-      }
-    });
-    return found === undefined ? undefined : toGroupRecord(found).id;
-  }
-
   return {
     async *users() {
       yield* paged(async (first, max) => {
@@ -276,8 +246,8 @@ export async function createKeycloakReader(
         client.groups.findOne({ id }),
       );
       if (found === undefined || found === null) return undefined;
-      const record = toGroupRecord(found);
-      return toGroup(record, await parentIdOf(record));
+      // Keycloak 25 and 26 both give `parentId` on a single group (and omit it at the top).
+      return toGroup(toGroupRecord(found), undefined);
     },
 
     async *descendants(groupId) {
@@ -353,17 +323,38 @@ export async function createKeycloakReader(
       await getJsonArray('admin-events', params, 'list admin events (max=1)', VIEW_EVENTS);
     },
 
+    async eventsConfig() {
+      const found: unknown = await call('read the realm event settings', VIEW_EVENTS, () =>
+        client.realms.getConfigEvents({ realm }),
+      );
+      const record = typeof found === 'object' && found !== null ? found : {};
+      const seconds: unknown = Reflect.get(record, 'eventsExpiration');
+      const adminSeconds: unknown = Reflect.get(record, 'adminEventsExpiration');
+      return {
+        eventsEnabled: Reflect.get(record, 'eventsEnabled') === true,
+        adminEventsEnabled: Reflect.get(record, 'adminEventsEnabled') === true,
+        adminEventsDetailsEnabled: Reflect.get(record, 'adminEventsDetailsEnabled') === true,
+        eventsExpirationMs: typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : undefined,
+        adminEventsExpirationMs:
+          typeof adminSeconds === 'number' && adminSeconds > 0 ? adminSeconds * 1000 : undefined,
+      };
+    },
+
     async close() {
       await dispatcher?.close();
     },
   };
 }
 
-/** `/a/b/c` → `/a/b`; undefined for a top-level path. Keycloak escapes `/` in names as `~/`. */
-function parentPathOf(path: string): string | undefined {
-  const segments = path.split(/(?<!~)\//).filter((segment) => segment !== '');
-  if (segments.length < 2) return undefined;
-  return `/${segments.slice(0, -1).join('/')}`;
+/** What the relay needs to know of a realm's event settings. */
+export interface RealmEventsConfig {
+  eventsEnabled: boolean;
+  adminEventsEnabled: boolean;
+  adminEventsDetailsEnabled: boolean;
+  /** How long user events are kept; `undefined` when they never expire. */
+  eventsExpirationMs: number | undefined;
+  /** How long admin events are kept, where the server says (not every version does). */
+  adminEventsExpirationMs: number | undefined;
 }
 
 /** A listing the admin client answered with `null` (a 404 it was told to catch) is empty. */
