@@ -86,25 +86,35 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   );
   const submit = (hint: Hint) => queue.submit(hint);
 
-  const source =
-    config.source === 'amqp'
-      ? new AmqpSource(
-          {
-            url: config.amqp.url,
-            exchange: config.amqp.exchange,
-            queue: config.amqp.queue,
-            realm: config.keycloak.realm,
-            prefetch: config.amqp.prefetch,
-            maxDeliveries: config.amqp.maxDeliveries,
-            logger,
-          },
-          submit,
-        )
-      : new PollSource(eventView(keycloak), store, submit, {
-          intervalMs: config.poll.intervalMs,
-          overlapMs: POLL_OVERLAP_MS,
-          logger,
-        });
+  const amqpSource = (): AmqpSource => {
+    if (config.source !== 'amqp') throw new Error('not in AMQP mode');
+    return new AmqpSource(
+      {
+        url: config.amqp.url,
+        exchange: config.amqp.exchange,
+        queue: config.amqp.queue,
+        realm: config.keycloak.realm,
+        prefetch: config.amqp.prefetch,
+        maxDeliveries: config.amqp.maxDeliveries,
+        logger,
+      },
+      submit,
+    );
+  };
+  /** The poll source needs the realm's event retention, to notice a gap it cannot close. */
+  const pollSource = async (): Promise<PollSource> => {
+    const events = await keycloak.eventsConfig();
+    const kept = [events.eventsExpirationMs, events.adminEventsExpirationMs].filter(
+      (ms): ms is number => ms !== undefined,
+    );
+    return new PollSource(eventView(keycloak), store, submit, {
+      intervalMs: config.poll.intervalMs,
+      overlapMs: POLL_OVERLAP_MS,
+      retentionMs: kept.length === 0 ? undefined : Math.min(...kept),
+      logger,
+    });
+  };
+  let source: AmqpSource | PollSource | undefined;
 
   let parkedTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -125,6 +135,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     queue,
     submit,
     async start() {
+      source = config.source === 'amqp' ? amqpSource() : await pollSource();
       await source.start();
       parkedTimer = setInterval(retryParked, PARKED_RETRY_MS);
       parkedTimer.unref();
@@ -143,7 +154,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   async function shutdown(timeoutMs: number): Promise<void> {
     clearInterval(parkedTimer);
     const graceful = (async () => {
-      await source.stop();
+      await source?.stop();
       await queue.close();
     })();
     const timedOut = await Promise.race([

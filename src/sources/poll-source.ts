@@ -110,7 +110,8 @@ export class PollSource {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.running;
+    // A failed poll was reported to whoever awaited it; stopping only waits for it to end.
+    await this.running?.catch(() => undefined);
   }
 
   /** One poll of both streams; resolves with the number of new events applied. */
