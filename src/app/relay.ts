@@ -2,8 +2,16 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { describeHint, type Hint } from '../domain/hint.js';
 import { describeError } from '../errors.js';
+import { startHttpServer, type RunningHttpServer } from '../http/health-server.js';
+import { readinessFromProbes } from '../http/readiness.js';
 import { createKeycloakReader, type KeycloakReader } from '../keycloak/keycloak-reader.js';
 import type { Logger } from '../logger.js';
+import { RelayMetrics } from '../metrics/relay-metrics.js';
+import {
+  amqpSourceMetricsHooks,
+  scimClientMetricsHooks,
+  workQueueMetricsHooks,
+} from '../metrics/relay-metrics-hooks.js';
 import { ScimClient } from '../scim/scim-client.js';
 import { AmqpSource } from '../sources/amqp-source.js';
 import { PollSource } from '../sources/poll-source.js';
@@ -20,6 +28,9 @@ export interface Relay {
   readonly keycloak: KeycloakReader;
   readonly reconciler: Reconciler;
   readonly queue: WorkQueue;
+  readonly metrics: RelayMetrics;
+  /** The health and metrics endpoint's port once started; undefined when switched off. */
+  readonly httpPort: number | undefined;
   /** Starts the event source and the background sweeps. */
   start(): Promise<void>;
   /** Hands a hint to the queue, as a source would. */
@@ -37,7 +48,9 @@ const PARKED_RETRY_MS = 5 * 60_000;
 const POLL_OVERLAP_MS = 60_000;
 
 export async function createRelay(config: Config, logger: Logger): Promise<Relay> {
+  const metrics = new RelayMetrics();
   const store = StateStore.open(config.state.dir);
+  metrics.setParked(store.parkedCount());
   const scim = new ScimClient(
     {
       baseUrl: config.scim.url,
@@ -50,7 +63,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       retry: config.retry,
       ca: config.scim.caFile === undefined ? undefined : readFileSync(config.scim.caFile, 'utf8'),
     },
-    { logger },
+    { logger, ...scimClientMetricsHooks(metrics) },
   );
   const keycloak = await createKeycloakReader({
     url: config.keycloak.url,
@@ -71,10 +84,13 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     {
       park: (key, hint, reason) => {
         store.park(key, hint, reason);
+        metrics.setParked(store.parkedCount());
       },
       unpark: (key) => {
         store.unpark(key);
+        metrics.setParked(store.parkedCount());
       },
+      ...workQueueMetricsHooks(metrics),
     },
     {
       concurrency: config.sync.concurrency,
@@ -98,7 +114,12 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         maxDeliveries: config.amqp.maxDeliveries,
         logger,
       },
-      submit,
+      (hint) =>
+        submit(hint).then((outcome) => {
+          metrics.syncSucceeded(new Date());
+          return outcome;
+        }),
+      amqpSourceMetricsHooks(metrics),
     );
   };
   /** The poll source needs the realm's event retention, to notice a gap it cannot close. */
@@ -107,14 +128,45 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     const kept = [events.eventsExpirationMs, events.adminEventsExpirationMs].filter(
       (ms): ms is number => ms !== undefined,
     );
-    return new PollSource(eventView(keycloak), store, submit, {
-      intervalMs: config.poll.intervalMs,
-      overlapMs: POLL_OVERLAP_MS,
-      retentionMs: kept.length === 0 ? undefined : Math.min(...kept),
-      logger,
-    });
+    const poll = new PollSource(
+      eventView(keycloak),
+      store,
+      submit,
+      {
+        intervalMs: config.poll.intervalMs,
+        overlapMs: POLL_OVERLAP_MS,
+        retentionMs: kept.length === 0 ? undefined : Math.min(...kept),
+        logger,
+      },
+      {
+        onReceived: (kind) => {
+          metrics.eventReceived(kind);
+        },
+        onPolled: () => {
+          metrics.syncSucceeded(new Date());
+        },
+      },
+    );
+    return poll;
   };
   let source: AmqpSource | PollSource | undefined;
+  let http: RunningHttpServer | undefined;
+
+  /** `/readyz`: Keycloak and SCIM answer, and the event source is connected and keeping up. */
+  const readiness = readinessFromProbes({
+    keycloak: async () => {
+      await keycloak.eventsConfig();
+      return { ok: true };
+    },
+    source: () =>
+      source?.connected === true
+        ? { ok: true, detail: config.source }
+        : { ok: false, detail: `${config.source} source not connected or not keeping up` },
+    scim: async () => {
+      await scim.serviceProviderConfig();
+      return { ok: true };
+    },
+  });
 
   let parkedTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -133,8 +185,21 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     keycloak,
     reconciler,
     queue,
+    metrics,
+    get httpPort() {
+      return http?.port;
+    },
     submit,
     async start() {
+      // Liveness first: an orchestrator sees the process alive while it connects.
+      if (config.http.port !== 0) {
+        http = await startHttpServer({
+          host: config.http.host,
+          port: config.http.port,
+          metrics,
+          readiness,
+        });
+      }
       source = config.source === 'amqp' ? amqpSource() : await pollSource();
       await source.start();
       parkedTimer = setInterval(retryParked, PARKED_RETRY_MS);
@@ -171,7 +236,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       // Closing the queue releases whatever the source waited for; let it finish closing.
       await graceful.catch(() => undefined);
     }
-    await Promise.allSettled([scim.close(), keycloak.close()]);
+    await Promise.allSettled([scim.close(), keycloak.close(), http?.close()]);
     store.close();
     logger.info('relay stopped');
   }

@@ -50,6 +50,14 @@ export interface PollSourceOptions {
   readonly logger?: Logger;
 }
 
+/** Counters a caller may want; called once per stored event read, and per malformed one. */
+export interface PollSourceHooks {
+  readonly onReceived?: (kind: 'admin' | 'user') => void;
+  readonly onMalformed?: (reason: string) => void;
+  /** Every event up to the poll's start is applied: the moment of the last successful sync. */
+  readonly onPolled?: () => void;
+}
+
 /** A gap longer than Keycloak keeps events: only a full resync can close it. */
 export class RetentionExceededError extends PermanentError {}
 
@@ -76,13 +84,15 @@ export class PollSource {
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly streams: Stream[];
+  /** When the last poll of a stream completed (epoch ms); 0 before the first. */
+  private lastPolled = 0;
 
   constructor(
     private readonly api: EventApi,
     private readonly store: StateStore,
     private readonly submit: (hint: Hint) => Promise<Outcome>,
     private readonly options: PollSourceOptions,
-    private readonly onMalformed: (reason: string) => void = () => undefined,
+    private readonly hooks: PollSourceHooks = {},
   ) {
     this.streams = [
       {
@@ -114,11 +124,17 @@ export class PollSource {
     await this.running?.catch(() => undefined);
   }
 
+  /** Healthy while polls keep completing: none missed for three intervals (or 30 s). */
+  get connected(): boolean {
+    return Date.now() - this.lastPolled < Math.max(3 * this.options.intervalMs, 30_000);
+  }
+
   /** One poll of both streams; resolves with the number of new events applied. */
   async pollOnce(): Promise<number> {
     let applied = 0;
     const run = (async () => {
       for (const stream of this.streams) applied += await this.pollStream(stream);
+      this.hooks.onPolled?.();
     })();
     this.running = run;
     await run;
@@ -156,11 +172,12 @@ export class PollSource {
 
     const work: Promise<Outcome>[] = [];
     for (const event of fresh) {
+      this.hooks.onReceived?.(stream.name);
       const meaning = stream.toHints(event.raw);
       if ('error' in meaning) {
         // Keycloak stays the truth: a malformed event is reported and skipped, the resync repairs.
         this.options.logger?.error({ stream: stream.name, time: event.time }, meaning.error);
-        this.onMalformed(meaning.error);
+        this.hooks.onMalformed?.(meaning.error);
         continue;
       }
       if ('ignored' in meaning) {
@@ -172,6 +189,7 @@ export class PollSource {
 
     const next = advance(checkpoint, fresh, this.options.overlapMs);
     this.save(stream, { ...next, checkedAt: startedAt, modern });
+    this.lastPolled = Date.now();
     if (fresh.length > 0) {
       this.options.logger?.debug({ stream: stream.name, events: fresh.length }, 'applied events');
     }
