@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { createRelay } from './app/relay.js';
+import { RESYNC_USAGE, resyncCommand } from './app/resync-command.js';
 import { formatChecks, runChecks } from './app/check.js';
 import {
   exitOnConfigError,
@@ -17,44 +17,78 @@ const USAGE = `Usage: keycloak-scim-relay <command> [--config FILE]
 Commands:
   run      relay Keycloak changes to Kestra's SCIM endpoint until stopped (SIGTERM/SIGINT)
   check    test connectivity and permissions, print a checklist; exit 0 only if all pass
+  resync   make Kestra match Keycloak now (--dry-run to see the plan; resync --help for more)
 
 Settings come from environment variables (see README.md, "Configuration"); --config names a
 JSON file with the same keys.`;
 
+/** The command line: `[--config FILE] <command> [command options]`; --config may come anywhere. */
+interface CommandLine {
+  readonly configFile: string | undefined;
+  readonly help: boolean;
+  readonly command: string | undefined;
+  readonly rest: readonly string[];
+}
+
+function splitArgs(argv: readonly string[]): CommandLine {
+  let configFile: string | undefined;
+  let help = false;
+  let command: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--config') {
+      configFile = argv[++i];
+    } else if (arg.startsWith('--config=')) {
+      configFile = arg.slice('--config='.length);
+    } else if (command === undefined && (arg === '--help' || arg === '-h')) {
+      help = true;
+    } else if (command === undefined && !arg.startsWith('-')) {
+      command = arg;
+    } else {
+      rest.push(arg);
+    }
+  }
+  return { configFile, help, command, rest };
+}
+
 /** Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration. */
 async function main(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      config: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const command = positionals[0];
-  if (values.help === true || command === undefined) {
+  const line = splitArgs(argv);
+  if (line.help || line.command === undefined) {
     console.log(USAGE);
-    return values.help === true ? 0 : 2;
+    return line.help ? 0 : 2;
+  }
+  if (line.command === 'resync' && (line.rest.includes('--help') || line.rest.includes('-h'))) {
+    console.log(RESYNC_USAGE);
+    return 0;
+  }
+  if (line.command !== 'resync' && line.rest.length > 0) {
+    console.error(
+      `"${line.command}" takes no options besides --config: ${line.rest.join(' ')}\n\n${USAGE}`,
+    );
+    return 2;
   }
 
   let config: Config;
   try {
     config = loadConfig(
       process.env,
-      values.config === undefined ? {} : { configFile: values.config },
+      line.configFile === undefined ? {} : { configFile: line.configFile },
     );
   } catch (error) {
     return exitOnConfigError(error);
   }
 
-  switch (command) {
+  switch (line.command) {
     case 'check':
       return check(config);
     case 'run':
       return run(config);
+    case 'resync':
+      return resyncCommand(line.rest, config);
     default:
-      console.error(`Unknown command "${command}".\n\n${USAGE}`);
+      console.error(`Unknown command "${line.command}".\n\n${USAGE}`);
       return 2;
   }
 }
