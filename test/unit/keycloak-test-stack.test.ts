@@ -11,7 +11,7 @@ import {
   keycloakCacheDir,
   keycloakVersion,
 } from '../support/keycloak-distribution.js';
-import { bootstrapAdminEnv } from '../support/keycloak-process.js';
+import { bootstrapAdminEnv, keycloakMajor } from '../support/keycloak-process.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -101,6 +101,11 @@ describe('test stack settings', () => {
     expect(DEFAULT_KEYCLOAK_VERSION).toBe('25.0.6');
     expect(keycloakVersion({ KEYCLOAK_VERSION: '26.7.3' })).toBe('26.7.3');
     expect(() => keycloakVersion({ KEYCLOAK_VERSION: 'latest' })).toThrow(/KEYCLOAK_VERSION/);
+  });
+
+  it('reads the major version, and refuses a version without one', () => {
+    expect(keycloakMajor('26.7.3')).toBe(26);
+    expect(() => keycloakMajor('nightly')).toThrow(/no major number/);
   });
 
   it('uses the bootstrap-admin variables each major version reads', () => {
