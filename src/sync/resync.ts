@@ -190,6 +190,9 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
   };
 }
 
+/** Id-map writes per SQLite transaction. */
+const STORE_BATCH = 200;
+
 const emptyKind = (): KindSummary => ({
   created: 0,
   updated: 0,
@@ -214,6 +217,12 @@ class Applier {
   private readonly liveGroups: Set<string>;
   /** Set once the SCIM server refused our token or the integration: nothing more can work. */
   private fatal: ScimError | undefined;
+  /**
+   * Id-map writes not yet committed. One SQLite transaction per batch instead of one synced
+   * write per resource: losing a batch to a crash costs nothing, the next run adopts by
+   * externalId.
+   */
+  private pendingStore: (() => void)[] = [];
 
   constructor(
     private readonly deps: ResyncDeps,
@@ -296,11 +305,29 @@ class Applier {
     let done = 0;
     const report = this.options.onProgress;
     report?.({ phase, done, total: steps.length });
-    await forEachConcurrently(steps, this.options.concurrency, async (step) => {
-      if (this.fatal !== undefined) return;
-      await apply(step);
-      done += 1;
-      report?.({ phase, done, total: steps.length });
+    try {
+      await forEachConcurrently(steps, this.options.concurrency, async (step) => {
+        if (this.fatal !== undefined) return;
+        await apply(step);
+        done += 1;
+        report?.({ phase, done, total: steps.length });
+      });
+    } finally {
+      this.flushStore();
+    }
+  }
+
+  private remember(write: () => void): void {
+    this.pendingStore.push(write);
+    if (this.pendingStore.length >= STORE_BATCH) this.flushStore();
+  }
+
+  private flushStore(): void {
+    const writes = this.pendingStore;
+    this.pendingStore = [];
+    if (writes.length === 0) return;
+    this.deps.store.transaction(() => {
+      for (const write of writes) write();
     });
   }
 
@@ -330,11 +357,13 @@ class Applier {
         scimId = step.scimId;
         await this.renameGroup(scimId, step);
       }
-      this.deps.store.putGroup({
-        keycloakId: step.keycloakId,
-        scimId,
-        displayName: name,
-        parentId: step.parentId,
+      this.remember(() => {
+        this.deps.store.putGroup({
+          keycloakId: step.keycloakId,
+          scimId,
+          displayName: name,
+          parentId: step.parentId,
+        });
       });
       this.groupScimIds.set(step.keycloakId, scimId);
       this.countGroup(step);
@@ -387,7 +416,9 @@ class Applier {
         scimId = step.scimId;
         await this.deps.scim.replaceUser(scimId, step.desired);
       }
-      this.deps.store.putUser({ keycloakId: step.keycloakId, scimId, userName: name });
+      this.remember(() => {
+        this.deps.store.putUser({ keycloakId: step.keycloakId, scimId, userName: name });
+      });
       this.userScimIds.set(step.keycloakId, scimId);
       this.countUser(step);
     } catch (error) {
@@ -474,12 +505,16 @@ class Applier {
     try {
       if (step.kind === 'group') {
         await scim.deleteGroup(step.scimId);
-        store.forgetGroup(step.externalId);
+        this.remember(() => {
+          store.forgetGroup(step.externalId);
+        });
       } else if (step.op === 'deactivate') {
         await scim.patchUser(step.scimId, [{ op: 'replace', path: 'active', value: false }]);
       } else {
         await scim.deleteUser(step.scimId);
-        store.forgetUser(step.externalId);
+        this.remember(() => {
+          store.forgetUser(step.externalId);
+        });
       }
       this.deps.logger?.info(
         { scimId: step.scimId, externalId: step.externalId, reason: step.reason },
