@@ -108,7 +108,9 @@ describe('the relay process (the image entrypoint)', () => {
     const relay = startRelay();
     try {
       const base = `http://127.0.0.1:${httpPort}`;
-      await eventually(async () => { expect((await fetch(`${base}/readyz`)).status).toBe(200); });
+      await eventually(async () => {
+        expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      });
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const { id } = await realm.admin.users.create({ username: 'metered', enabled: true });
       publishCreate(id);
@@ -145,9 +147,13 @@ describe('the relay process (the image entrypoint)', () => {
     await eventually(async () => {
       expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
     });
+    // A slow target keeps the burst in flight long enough for the SIGTERM to land inside it.
+    await control.injectFaults({ latencyMs: 100, count: 2 * BURST, method: 'POST' });
     for (const id of ids) publishCreate(id);
     await eventually(
-      async () => { expect((await burstUsers()).length).toBeGreaterThan(10); },
+      async () => {
+        expect((await burstUsers()).length).toBeGreaterThan(10);
+      },
       30_000,
       20,
     );
@@ -161,9 +167,12 @@ describe('the relay process (the image entrypoint)', () => {
     expect(doneBeforeStop).toBeLessThan(BURST);
 
     // The rest waited in the durable queue; a new relay finishes the burst.
+    await control.clearFaults();
     const second = startRelay();
     try {
-      await eventually(async () => { expect((await burstUsers()).length).toBe(BURST); }, 60_000);
+      await eventually(async () => {
+        expect((await burstUsers()).length).toBe(BURST);
+      }, 60_000);
       await eventually(async () => {
         const q = await channel.checkQueue(queue);
         expect(q.messageCount).toBe(0);

@@ -91,12 +91,14 @@ describe('run keeps every change through failures', () => {
       pathPrefix: '/Users',
     });
     const { id } = await harness.realm.admin.users.create({ username: 'refused', enabled: true });
-    await harness.realm.admin.users.create({ username: 'accepted', enabled: true });
-    await eventually(() => scimUser('accepted'));
     await eventually(() => {
       const parked = harness.relay.store.parked().find((p) => p.key === `user:${id}`);
       expect(parked?.reason).toMatch(/HTTP 400.*invalidValue.*userName rejected by policy/);
     });
+    // The next change goes through: one parked entity blocks nothing.
+    await harness.realm.admin.users.create({ username: 'accepted', enabled: true });
+    await eventually(() => scimUser('accepted'));
+    expect((await harness.control.state()).users.some((u) => u.userName === 'refused')).toBe(false);
   });
 
   it('reconnects after RabbitMQ drops its connection, without losing a change', async () => {

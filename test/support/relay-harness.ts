@@ -67,7 +67,7 @@ export async function startRelayHarness(
 /** Retries `assertion` until it passes or `timeoutMs` runs out; then throws its last error. */
 export async function eventually<T>(
   assertion: () => Promise<T> | T,
-  timeoutMs = 20_000,
+  timeoutMs = 45_000,
   intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
