@@ -14,9 +14,11 @@ import {
 } from '../metrics/relay-metrics-hooks.js';
 import { ScimClient } from '../scim/scim-client.js';
 import { AmqpSource } from '../sources/amqp-source.js';
-import { PollSource } from '../sources/poll-source.js';
+import { PollSource, RetentionExceededError } from '../sources/poll-source.js';
 import { StateStore } from '../state/state-store.js';
 import { Reconciler } from '../sync/reconciler.js';
+import { resync, type ResyncReport } from '../sync/resync.js';
+import { DEFAULT_DELETION_GUARD } from './resync-command.js';
 import { WorkQueue } from '../sync/work-queue.js';
 import { eventView, reconcilerView } from './keycloak-adapter.js';
 
@@ -33,6 +35,8 @@ export interface Relay {
   readonly httpPort: number | undefined;
   /** Starts the event source and the background sweeps. */
   start(): Promise<void>;
+  /** Runs a full reconcile now (the background one runs every RESYNC_INTERVAL_MS). */
+  reconcileAll(): Promise<ResyncReport>;
   /** Hands a hint to the queue, as a source would. */
   submit(hint: Hint): ReturnType<WorkQueue['submit']>;
   /**
@@ -46,6 +50,8 @@ export interface Relay {
 const PARKED_RETRY_MS = 5 * 60_000;
 /** How far each poll re-reads before its watermark; see `event-window.ts`. */
 const POLL_OVERLAP_MS = 60_000;
+/** Marks that the AMQP queue has existed since a full reconcile; before that, one runs. */
+const AMQP_BASELINE = 'amqp.baseline';
 
 export async function createRelay(config: Config, logger: Logger): Promise<Relay> {
   const metrics = new RelayMetrics();
@@ -100,7 +106,15 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       logger,
     },
   );
-  const submit = (hint: Hint) => queue.submit(hint);
+  /**
+   * While a full reconcile runs, its plan may be older than an event applied meanwhile and
+   * undo it. Every hint seen during the run is therefore applied once more after it.
+   */
+  let duringResync: Map<string, Hint> | undefined;
+  const submit = (hint: Hint) => {
+    duringResync?.set(JSON.stringify(hint), hint);
+    return queue.submit(hint);
+  };
 
   const amqpSource = (): AmqpSource => {
     if (config.source !== 'amqp') throw new Error('not in AMQP mode');
@@ -151,6 +165,77 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   };
   let source: AmqpSource | PollSource | undefined;
   let http: RunningHttpServer | undefined;
+  let resyncTimer: NodeJS.Timeout | undefined;
+  let resyncRunning: Promise<ResyncReport> | undefined;
+
+  const runResync = async (): Promise<ResyncReport> => {
+    const seen = new Map<string, Hint>();
+    duringResync = seen;
+    try {
+      const report = await resync(
+        { keycloak, scim, store, logger },
+        {
+          mapping: config.mapping,
+          userDeleteMode: config.mapping.userDeleteMode,
+          membershipMode: config.mapping.membershipMode,
+          scope: 'all',
+          // Missed deletions are repaired too, but never more than the guard allows unattended.
+          prune: true,
+          guard: DEFAULT_DELETION_GUARD,
+          confirmed: false,
+          dryRun: false,
+          concurrency: config.sync.concurrency,
+        },
+      );
+      const { users, groups, memberships, failures, guard } = report;
+      logger.info(
+        {
+          users,
+          groups,
+          memberships,
+          failures: failures.length,
+          ms: Math.round(report.durationMs),
+        },
+        'full reconcile done',
+      );
+      if (guard.blocked) {
+        logger.warn(
+          { reason: guard.reason },
+          'full reconcile held deletions back; run `keycloak-scim-relay resync --prune --yes` once checked',
+        );
+      }
+      for (const failure of failures) {
+        logger.error({ failure }, `full reconcile could not apply ${failure.kind} ${failure.name}`);
+      }
+      if (failures.length === 0 && report.aborted === undefined) {
+        metrics.syncSucceeded(new Date());
+      }
+      return report;
+    } finally {
+      duringResync = undefined;
+      for (const hint of seen.values()) {
+        queue.submit(hint).catch(() => undefined);
+      }
+    }
+  };
+  /** One full reconcile at a time; a second request joins the one running. */
+  const reconcileAll = (): Promise<ResyncReport> => {
+    resyncRunning ??= runResync().finally(() => {
+      resyncRunning = undefined;
+    });
+    return resyncRunning;
+  };
+  const scheduleResync = (): void => {
+    if (config.sync.resyncIntervalMs === 0) return;
+    resyncTimer = setTimeout(() => {
+      reconcileAll()
+        .catch((error: unknown) => {
+          logger.error({ error: describeError(error) }, 'full reconcile failed; retried next time');
+        })
+        .finally(scheduleResync);
+    }, config.sync.resyncIntervalMs);
+    resyncTimer.unref();
+  };
 
   /** `/readyz`: Keycloak and SCIM answer, and the event source is connected and keeping up. */
   const readiness = readinessFromProbes({
@@ -167,6 +252,30 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       return { ok: true };
     },
   });
+
+  /**
+   * Polls from the checkpoint; without one, or with one older than the realm keeps events,
+   * reconciles everything first. The checkpoint is set to "now" before that reconcile, so the
+   * changes made while it runs are polled afterwards.
+   */
+  const startPolling = async (poll: PollSource): Promise<void> => {
+    const missing = store.checkpoint('poll.admin') === undefined;
+    try {
+      if (missing) throw new RetentionExceededError('no checkpoint yet');
+      await poll.start();
+    } catch (error) {
+      if (!(error instanceof RetentionExceededError)) throw error;
+      logger.warn(
+        { reason: describeError(error) },
+        missing
+          ? 'first start: reconciling everything once'
+          : 'events may have expired unseen: reconciling everything',
+      );
+      poll.resetToNow();
+      await reconcileAll();
+      await poll.start();
+    }
+  };
 
   let parkedTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -186,6 +295,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     reconciler,
     queue,
     metrics,
+    reconcileAll,
     get httpPort() {
       return http?.port;
     },
@@ -200,8 +310,22 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
           readiness,
         });
       }
-      source = config.source === 'amqp' ? amqpSource() : await pollSource();
-      await source.start();
+      if (config.source === 'amqp') {
+        const amqp = amqpSource();
+        source = amqp;
+        // The queue is declared first, so that changes made during the baseline are kept.
+        await amqp.start();
+        if (store.checkpoint(AMQP_BASELINE) === undefined) {
+          logger.info('first start on this queue: reconciling everything once');
+          await reconcileAll();
+          store.putCheckpoint(AMQP_BASELINE, new Date().toISOString());
+        }
+      } else {
+        const poll = await pollSource();
+        source = poll;
+        await startPolling(poll);
+      }
+      scheduleResync();
       parkedTimer = setInterval(retryParked, PARKED_RETRY_MS);
       parkedTimer.unref();
       logger.info(
@@ -218,8 +342,10 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
 
   async function shutdown(timeoutMs: number): Promise<void> {
     clearInterval(parkedTimer);
+    clearTimeout(resyncTimer);
     const graceful = (async () => {
       await source?.stop();
+      await resyncRunning?.catch(() => undefined);
       await queue.close();
     })();
     const timedOut = await Promise.race([
