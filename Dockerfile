@@ -8,15 +8,13 @@
 # and glibc.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# Dependencies are installed with `npm install`, which keeps every version package-lock.json pins,
-# rather than `npm ci`: npm ci refuses this lockfile because vite (a dev dependency) declares an
-# optional package that the registry does not serve, so the lockfile cannot list it.
+# Dependencies come from `npm ci`: exactly what package-lock.json pins, or the build fails.
 
 # --- build: compile TypeScript; no install scripts are needed for that --------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --ignore-scripts --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -34,7 +32,7 @@ COPY package.json package-lock.json ./
 # Install scripts run as package.json's allowScripts approves (better-sqlite3: yes). Then only
 # the compiled addon of better-sqlite3 is kept: its sources and objects are 25 MB the runtime
 # never reads.
-RUN npm install --omit=dev --no-audit --no-fund \
+RUN npm ci --omit=dev --no-audit --no-fund \
     && npm cache clean --force \
     && cd node_modules/better-sqlite3 \
     && find build -mindepth 1 -maxdepth 2 ! -path build/Release ! -path build/Release/better_sqlite3.node -exec rm -rf {} + \
