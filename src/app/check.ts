@@ -296,7 +296,7 @@ function scimFailure(config: Config, error: unknown): CheckResult {
       name: 'SCIM endpoint',
       ok: false,
       detail: `the integration refused the request (HTTP 403${error.detail === undefined ? '' : `: ${error.detail}`})`,
-      fix: 'Enable the provisioning integration in Kestra (Administration > IAM > Provisioning) and check the token belongs to it',
+      fix: 'Enable the provisioning integration in Kestra (Tenant > IAM > SCIM Provisioning; Administration > IAM > Provisioning in older versions) and check the token belongs to it',
     };
   }
   if (error instanceof ScimError && error.status === 404) {

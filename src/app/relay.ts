@@ -18,7 +18,7 @@ import { PollSource, RetentionExceededError } from '../sources/poll-source.js';
 import { StateStore } from '../state/state-store.js';
 import { Reconciler } from '../sync/reconciler.js';
 import { resync, type ResyncReport } from '../sync/resync.js';
-import { DEFAULT_DELETION_GUARD } from './resync-command.js';
+import { DEFAULT_DELETION_GUARD, provisionScopeOf } from './resync-command.js';
 import { WorkQueue } from '../sync/work-queue.js';
 import { eventView, reconcilerView } from './keycloak-adapter.js';
 
@@ -83,6 +83,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     mapping: config.mapping,
     userDeleteMode: config.mapping.userDeleteMode,
     membershipMode: config.mapping.membershipMode,
+    scope: provisionScopeOf(config),
     logger,
   });
   const queue = new WorkQueue(
@@ -185,6 +186,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
           confirmed: false,
           dryRun: false,
           concurrency: config.sync.concurrency,
+          provisionScope: provisionScopeOf(config),
         },
       );
       const { users, groups, memberships, failures, guard } = report;

@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { Config } from '../config.js';
 import { secretValues } from '../config.js';
 import type { DeletionGuard, ResyncPlan } from '../domain/resync-plan.js';
+import type { Scope } from '../domain/scope.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createKeycloakReader } from '../keycloak/keycloak-reader.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -150,6 +151,15 @@ export function resyncRunOptions(
     dryRun: command.dryRun,
     concurrency: command.concurrency ?? config.sync.concurrency,
     onProgress,
+    provisionScope: provisionScopeOf(config),
+  };
+}
+
+/** The provisioning scope the configuration sets. */
+export function provisionScopeOf(config: Config): Scope {
+  return {
+    userGroups: config.sync.scopeGroups ?? [],
+    groupPath: config.sync.scopeGroupPath,
   };
 }
 

@@ -9,6 +9,8 @@ import {
 import {
   amqpUrl,
   directoryPath,
+  groupPath,
+  groupPathList,
   httpUrl,
   oneOf,
   pemFile,
@@ -283,6 +285,21 @@ export const settings = defineSettings({
       periodOrOff(1000, 7 * DAY),
       HOUR,
       'Period of the background full reconcile; `0` switches it off',
+    ),
+    /**
+     * Only members of these groups (or of their subgroups) are provisioned. Default: none, every
+     * user is (service accounts never are).
+     */
+    scopeGroups: optional(
+      'SCOPE_GROUPS',
+      groupPathList(),
+      'Provision only members of these groups or their subgroups; unset: every user',
+    ),
+    /** Only this group and the groups below it are provisioned. Default: none, every group is. */
+    scopeGroupPath: optional(
+      'SCOPE_GROUP_PATH',
+      groupPath(),
+      'Provision only this group and the groups below it; unset: every group',
     ),
   },
   log: {

@@ -54,6 +54,37 @@ export function oneOf<const T extends readonly [string, ...string[]]>(
   };
 }
 
+const isGroupPath = (value: string): boolean => value.startsWith('/') && value.length > 1;
+const withoutTrailingSlash = (value: string): string => value.replace(/\/+$/, '');
+
+/** A Keycloak group path such as `/engineering/backend`, without a trailing slash. */
+export function groupPath(): ValueKind<string> {
+  return {
+    expected: 'a Keycloak group path such as /kestra',
+    schema: z
+      .string(notText)
+      .trim()
+      .refine(isGroupPath, 'is not a group path like /team')
+      .transform(withoutTrailingSlash),
+  };
+}
+
+/** Group paths separated by commas (in the config file also a JSON array). */
+export function groupPathList(): ValueKind<readonly string[]> {
+  return {
+    expected: 'Keycloak group paths separated by commas, such as /kestra-users,/ops',
+    schema: z
+      .union([
+        z.string(notText).transform((value) => value.split(',')),
+        z.array(z.string(notText)),
+      ])
+      .transform((list) => list.map((path) => path.trim()).filter((path) => path !== ''))
+      .refine((list) => list.length > 0, 'names no group')
+      .refine((list) => list.every(isGroupPath), 'holds a value that is not a group path like /team')
+      .transform((list) => list.map(withoutTrailingSlash)),
+  };
+}
+
 const wholeNumberText = /^[+-]?\d+$/;
 
 function wholeNumberSchema(min: number, max: number): z.ZodType<number> {

@@ -8,6 +8,7 @@ import {
   userMatches,
   type MappingOptions,
 } from '../domain/mapping.js';
+import { EVERYTHING, groupInScope, scopesUsers, userInScope, type Scope } from '../domain/scope.js';
 import { PermanentError, ScimError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { ScimGroup, ScimGroupInput, ScimUser, ScimUserInput } from '../scim/scim-types.js';
@@ -21,6 +22,8 @@ export interface ReconcilerOptions {
   readonly userDeleteMode: 'delete' | 'deactivate';
   /** `inherited`: a member of a child group also counts as a member of every ancestor. */
   readonly membershipMode: 'direct' | 'inherited';
+  /** The part of the realm that is provisioned; everything when absent. */
+  readonly scope?: Scope;
   readonly logger?: Logger;
 }
 
@@ -56,17 +59,57 @@ export class Reconciler {
 
   // Users
 
-  /** Returns the SCIM id when the user is provisioned, `undefined` when it must not be. */
+  private get scope(): Scope {
+    return this.options.scope ?? EVERYTHING;
+  }
+
+  /**
+   * Returns the SCIM id when the user is provisioned, `undefined` when it must not be (gone,
+   * a service account, or out of scope). A user that is new to SCIM also joins its groups:
+   * Keycloak announces no membership for default groups or groups given at creation.
+   */
   async reconcileUser(keycloakId: string): Promise<{ scimId?: string; change: Change }> {
     return this.locks.run(`user:${keycloakId}`, async () => {
       const user = await this.keycloak.user(keycloakId);
       if (user === undefined || user.serviceAccountClientId !== undefined) {
         return { change: await this.deprovisionUser(keycloakId) };
       }
+      let direct: KeycloakGroup[] | undefined;
+      if (scopesUsers(this.scope)) {
+        direct = await this.directGroups(keycloakId);
+        const paths = direct.map((group) => group.path);
+        if (!userInScope(this.scope, paths)) {
+          return { change: await this.deprovisionUser(keycloakId) };
+        }
+      }
       const mapped = toScimUser(user, this.options.mapping);
       if (!mapped.ok) throw new PermanentError(mapped.reason);
-      return this.ensureUser(keycloakId, mapped.resource);
+      const result = await this.ensureUser(keycloakId, mapped.resource);
+      if (result.change === 'created' || result.change === 'adopted') {
+        await this.joinGroups(result.scimId, direct ?? (await this.directGroups(keycloakId)));
+      }
+      return result;
     });
+  }
+
+  private async directGroups(userId: string): Promise<KeycloakGroup[]> {
+    const groups: KeycloakGroup[] = [];
+    for await (const group of this.keycloak.userGroups(userId)) groups.push(group);
+    return groups;
+  }
+
+  /** Adds a newly provisioned user to its in-scope groups (and their ancestors if inherited). */
+  private async joinGroups(scimUserId: string, direct: readonly KeycloakGroup[]): Promise<void> {
+    const targets = new Map<string, KeycloakGroup>();
+    for (const group of direct) {
+      const chain =
+        this.options.membershipMode === 'inherited' ? await this.affectedGroups(group.id) : [group];
+      for (const g of chain) if (groupInScope(this.scope, g.path)) targets.set(g.id, g);
+    }
+    for (const group of targets.values()) {
+      const { scimId } = await this.ensureGroup(group);
+      await this.scim.addMembers(scimId, [scimUserId]);
+    }
   }
 
   private async ensureUser(
@@ -143,14 +186,17 @@ export class Reconciler {
    */
   async reconcileGroup(keycloakId: string, subtree: boolean): Promise<Change> {
     const group = await this.keycloak.group(keycloakId);
-    if (group === undefined) return this.deleteGroupTree(keycloakId);
+    if (group === undefined || !groupInScope(this.scope, group.path)) {
+      return this.deleteGroupTree(keycloakId);
+    }
 
     const { change } = await this.ensureGroup(group);
     if (subtree) {
       const present = new Set<string>([keycloakId]);
       for await (const descendant of this.keycloak.descendants(keycloakId)) {
         present.add(descendant.id);
-        await this.ensureGroup(descendant);
+        if (groupInScope(this.scope, descendant.path)) await this.ensureGroup(descendant);
+        else await this.deleteGroup(descendant.id);
       }
       // Groups we knew below this one that Keycloak no longer lists there were moved or deleted.
       for (const known of this.store.descendantsOf(keycloakId)) {
@@ -231,8 +277,10 @@ export class Reconciler {
 
   private deleteGroup(keycloakId: string): Promise<boolean> {
     return this.locks.run(`group:${keycloakId}`, async () => {
-      // The group may still exist under another parent (a move): then it is not ours to delete.
-      if ((await this.keycloak.group(keycloakId)) !== undefined) return false;
+      // The group may still exist under another parent (a move): then it is not ours to delete,
+      // unless that move took it out of scope.
+      const current = await this.keycloak.group(keycloakId);
+      if (current !== undefined && groupInScope(this.scope, current.path)) return false;
       const known = this.store.group(keycloakId);
       const scimId =
         known?.scimId ??
@@ -261,11 +309,11 @@ export class Reconciler {
     const user = await this.reconcileUser(userId);
     if (user.scimId === undefined) return 'unchanged';
 
-    const direct: KeycloakGroup[] = [];
-    for await (const group of this.keycloak.userGroups(userId)) direct.push(group);
+    const direct = await this.directGroups(userId);
 
     let changed = false;
-    for (const group of await this.affectedGroups(groupId)) {
+    const affected = await this.affectedGroups(groupId);
+    for (const group of affected.filter((g) => groupInScope(this.scope, g.path))) {
       const member = direct.some(
         (g) =>
           g.id === group.id ||

@@ -16,6 +16,7 @@ import {
   type ScimUserView,
   type UserStep,
 } from '../domain/resync-plan.js';
+import { EVERYTHING, scopeKeycloakSide, scopesUsers, type Scope } from '../domain/scope.js';
 import { ScimError, describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
@@ -53,6 +54,8 @@ export interface ResyncRunOptions extends ResyncOptions {
   /** SCIM writes (and Keycloak member listings) in flight at once. */
   readonly concurrency: number;
   readonly onProgress?: ((progress: ResyncProgress) => void) | undefined;
+  /** The part of the realm that is provisioned (SCOPE_GROUPS, SCOPE_GROUP_PATH). */
+  readonly provisionScope?: Scope | undefined;
 }
 
 /** Counts for users or groups. In a dry run, what would happen. */
@@ -111,7 +114,12 @@ export interface ResyncReport {
  */
 export async function resync(deps: ResyncDeps, options: ResyncRunOptions): Promise<ResyncReport> {
   const started = performance.now();
-  const input = await readBothSides(deps, options);
+  const read = await readBothSides(deps, options);
+  // Out of scope is, to the plan, as if Keycloak did not have it.
+  const input = {
+    ...read,
+    keycloak: scopeKeycloakSide(read.keycloak, options.provisionScope ?? EVERYTHING),
+  };
   const plan = planResync(input, options);
   const run = new Applier(deps, options, plan, input);
   if (!options.dryRun) await run.apply();
@@ -158,7 +166,8 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
     }
     const groups: KeycloakGroup[] = [];
     const members = new Map<string, string[]>();
-    if (options.scope !== 'users') {
+    // Scoping users by group needs the groups and their members even for `--users`.
+    if (options.scope !== 'users' || scopesUsers(options.provisionScope ?? EVERYTHING)) {
       for await (const g of deps.keycloak.groups()) {
         groups.push({ id: g.id, name: g.name, path: g.path, parentId: g.parentId });
       }

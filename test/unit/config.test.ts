@@ -101,7 +101,12 @@ describe('defaults', () => {
         userDeleteMode: 'delete',
         membershipMode: 'direct',
       },
-      sync: { concurrency: 4, resyncIntervalMs: 3_600_000 },
+      sync: {
+        concurrency: 4,
+        resyncIntervalMs: 3_600_000,
+        scopeGroups: undefined,
+        scopeGroupPath: undefined,
+      },
       log: { level: 'info' },
       http: { host: undefined, port: 9464 },
     } satisfies Config);
@@ -586,5 +591,33 @@ describe('exitOnConfigError', () => {
   it('returns the configuration when it is valid', () => {
     const { io } = fakeIo();
     expect(loadConfigOrExit(minimalEnv(), {}, io).keycloak.realm).toBe('acme');
+  });
+});
+
+describe('provisioning scope settings', () => {
+  const base = {
+    KEYCLOAK_URL: 'http://localhost:8080',
+    KEYCLOAK_REALM: 'demo',
+    KEYCLOAK_CLIENT_SECRET: 'secret-value',
+    SCIM_URL: 'https://kestra.example.com/api/v1/main/integrations/x/scim/v2',
+    SCIM_TOKEN: 'token-value',
+  };
+
+  it('reads group paths separated by commas, trimmed, without trailing slashes', () => {
+    const config = loadConfig({
+      ...base,
+      SCOPE_GROUPS: ' /staff , /contractors/kestra/ ',
+      SCOPE_GROUP_PATH: '/kestra/',
+    });
+    expect(config.sync.scopeGroups).toEqual(['/staff', '/contractors/kestra']);
+    expect(config.sync.scopeGroupPath).toBe('/kestra');
+  });
+
+  it('names a value that is not a group path', () => {
+    expect(() =>
+      loadConfig({ ...base, SCOPE_GROUPS: 'staff', SCOPE_GROUP_PATH: 'kestra' }),
+    ).toThrow(
+      /SCOPE_GROUPS: holds a value that is not a group path[\s\S]*SCOPE_GROUP_PATH: is not a group path/,
+    );
   });
 });
