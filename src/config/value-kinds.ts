@@ -74,13 +74,13 @@ export function groupPathList(): ValueKind<readonly string[]> {
   return {
     expected: 'Keycloak group paths separated by commas, such as /kestra-users,/ops',
     schema: z
-      .union([
-        z.string(notText).transform((value) => value.split(',')),
-        z.array(z.string(notText)),
-      ])
+      .union([z.string(notText).transform((value) => value.split(',')), z.array(z.string(notText))])
       .transform((list) => list.map((path) => path.trim()).filter((path) => path !== ''))
       .refine((list) => list.length > 0, 'names no group')
-      .refine((list) => list.every(isGroupPath), 'holds a value that is not a group path like /team')
+      .refine(
+        (list) => list.every(isGroupPath),
+        'holds a value that is not a group path like /team',
+      )
       .transform((list) => list.map(withoutTrailingSlash)),
   };
 }

@@ -53,7 +53,9 @@ describe('run repairs, in the background, what no event announced', () => {
     const { admin } = harness.realm;
     await admin.groups.create({ name: 'in-body' });
     await admin.users.create({ username: 'bodied', enabled: true, groups: ['/in-body'] });
-    await eventually(async () => { expect(await membersOf('/in-body')).toEqual(['bodied']); });
+    await eventually(async () => {
+      expect(await membersOf('/in-body')).toEqual(['bodied']);
+    });
   });
 
   it('adds a new user to the realm’s default groups', async () => {
@@ -62,7 +64,9 @@ describe('run repairs, in the background, what no event announced', () => {
     await admin.realms.addDefaultGroup({ realm: name, id: group.id });
     try {
       await admin.users.create({ username: 'newcomer', enabled: true });
-      await eventually(async () => { expect(await membersOf('/everyone')).toContain('newcomer'); });
+      await eventually(async () => {
+        expect(await membersOf('/everyone')).toContain('newcomer');
+      });
     } finally {
       await admin.realms.removeDefaultGroup({ realm: name, id: group.id });
     }
@@ -92,7 +96,9 @@ describe('run repairs, in the background, what no event announced', () => {
         users: [{ username: 'imported-user', enabled: true, groups: ['/imported'] }],
       },
     });
-    await eventually(async () => { expect(await membersOf('/imported')).toEqual(['imported-user']); });
+    await eventually(async () => {
+      expect(await membersOf('/imported')).toEqual(['imported-user']);
+    });
   });
 
   it('ends in the right state when changes keep coming during a full reconcile', async () => {

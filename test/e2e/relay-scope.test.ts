@@ -28,10 +28,14 @@ describe('run and resync with a provisioning scope', () => {
     expect(await scimUser('outsider')).toBeUndefined();
 
     await admin.users.addToGroup({ id, groupId: gate.id });
-    await eventually(async () => { expect((await scimUser('outsider'))?.tenantAccess).toBe(true); });
+    await eventually(async () => {
+      expect((await scimUser('outsider'))?.tenantAccess).toBe(true);
+    });
 
     await admin.users.delFromGroup({ id, groupId: gate.id });
-    await eventually(async () => { expect((await scimUser('outsider'))?.tenantAccess).toBe(false); });
+    await eventually(async () => {
+      expect((await scimUser('outsider'))?.tenantAccess).toBe(false);
+    });
   });
 
   it('provisions only groups at or below the scope path', async () => {
