@@ -49,6 +49,36 @@ describe('run, consuming the RabbitMQ listener’s messages', () => {
 
   relayBehaviour(() => harness);
 
+  it('dead-letters a message that keeps coming back, with the reason', async () => {
+    // The quorum queue counts deliveries in x-delivery-count; this one has been delivered 3
+    // times before (the suite allows 3), as if it had crashed the relay each time.
+    const { id } = await harness.realm.admin.users.create({ username: 'crashy', enabled: true });
+    const body = JSON.stringify({
+      time: Date.now(),
+      realmId: harness.realm.name,
+      resourceType: 'USER',
+      operationType: 'UPDATE',
+      resourcePath: `users/${id}`,
+    });
+    const key = `KK.EVENT.ADMIN.${harness.realm.name.replaceAll('.', '')}.SUCCESS.USER.UPDATE`;
+    listener.publishRaw(key, body, { 'x-delivery-count': 3 });
+    const connection = await connect(facts.amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      const message = await eventually(async () => {
+        const got = await channel.get(`${queue}.dead-letter`, { noAck: true });
+        if (got === false) throw new Error('nothing dead-lettered yet');
+        return got;
+      });
+      expect(String(message.properties.headers?.['x-relay-reason'])).toMatch(
+        /delivered 4 times without being applied \(AMQP_MAX_DELIVERIES=3\)/,
+      );
+      expect(message.content.toString()).toBe(body);
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('dead-letters a malformed message with the reason, and acks it', async () => {
     listener.publishRaw(
       `KK.EVENT.ADMIN.${harness.realm.name.replaceAll('.', '')}.SUCCESS.USER.CREATE`,

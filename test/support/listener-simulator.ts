@@ -50,8 +50,10 @@ export class ListenerSimulator {
   }
 
   /** Publishes a raw message as-is, for poison-message tests. */
-  publishRaw(routingKey: string, body: string): void {
-    this.channel.publish(this.exchange, routingKey, Buffer.from(body));
+  publishRaw(routingKey: string, body: string, headers?: Record<string, unknown>): void {
+    this.channel.publish(this.exchange, routingKey, Buffer.from(body), {
+      ...(headers === undefined ? {} : { headers }),
+    });
   }
 
   async stop(): Promise<void> {
