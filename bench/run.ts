@@ -6,7 +6,7 @@
 import { connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { ScimServerControl } from '../src/scim-server/control-client.js';
-import { routingKeyWord } from '../src/sources/routing-key.js';
+import { listenerUserEvent } from '../test/support/amqp-fixtures.js';
 import { mapWithConcurrency } from '../test/support/concurrency.js';
 import { startRelayHarness, type RelayHarness } from '../test/support/relay-harness.js';
 import { startTestStack } from '../test/support/test-stack.js';
@@ -107,22 +107,9 @@ async function main(): Promise<void> {
         CONCURRENCY: '8',
       },
     });
-    const realmWord = routingKeyWord(amqp.realm.name);
     const publish = (userId: string): void => {
-      const body = {
-        '@class': 'com.github.aznamier.keycloak.event.provider.EventAdminNotificationMqMsg',
-        time: Date.now(),
-        realmId: amqp.realm.name,
-        resourceType: 'USER',
-        operationType: 'CREATE',
-        resourcePath: `users/${userId}`,
-        resourceTypeAsString: 'USER',
-      };
-      channel.publish(
-        exchange,
-        `KK.EVENT.ADMIN.${realmWord}.SUCCESS.USER.CREATE`,
-        Buffer.from(JSON.stringify(body)),
-      );
+      const { routingKey, body } = listenerUserEvent(amqp.realm.name, userId, 'CREATE');
+      channel.publish(exchange, routingKey, body);
     };
     report.amqpLatencyMs = summary(await latencies(amqp, 'amqp', publish));
 

@@ -5,7 +5,7 @@ import { Agent, request } from 'undici';
 import type { Config } from '../config.js';
 import { USER_EVENT_TYPES } from '../domain/keycloak-event.js';
 import { ScimError, describeError } from '../errors.js';
-import { ScimClient } from '../scim/scim-client.js';
+import { scimClientFrom } from './clients.js';
 
 /** One line of the checklist. */
 export interface CheckResult {
@@ -241,17 +241,17 @@ async function checkRabbitMq(config: Config): Promise<CheckResult> {
 }
 
 async function checkScim(config: Config): Promise<CheckResult[]> {
-  const scim = new ScimClient({
-    baseUrl: config.scim.url,
-    token: config.scim.token,
-    timeoutMs: Math.min(config.scim.timeoutMs, TIMEOUT_MS),
-    connectTimeoutMs: config.scim.connectTimeoutMs,
-    maxConnections: 1,
-    pageSize: 1,
-    memberBatchSize: 1,
-    retry: { maxAttempts: 1, minDelayMs: 0, maxDelayMs: 0, maxElapsedMs: TIMEOUT_MS },
-    ca: config.scim.caFile === undefined ? undefined : readFileSync(config.scim.caFile, 'utf8'),
-  });
+  const scim = scimClientFrom(
+    config,
+    {},
+    {
+      timeoutMs: Math.min(config.scim.timeoutMs, TIMEOUT_MS),
+      maxConnections: 1,
+      pageSize: 1,
+      // A check reports what it finds; it does not wait out a struggling server.
+      retry: { maxAttempts: 1, minDelayMs: 0, maxDelayMs: 0, maxElapsedMs: TIMEOUT_MS },
+    },
+  );
   try {
     // A listing needs the token and an enabled integration, unlike some discovery endpoints.
     await scim.listUsers()[Symbol.asyncIterator]().next();

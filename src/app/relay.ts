@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { describeHint, type Hint } from '../domain/hint.js';
 import { describeError } from '../errors.js';
 import { startHttpServer, type RunningHttpServer } from '../http/health-server.js';
 import { readinessFromProbes } from '../http/readiness.js';
-import { createKeycloakReader, type KeycloakReader } from '../keycloak/keycloak-reader.js';
+import type { KeycloakReader } from '../keycloak/keycloak-reader.js';
 import type { Logger } from '../logger.js';
 import { RelayMetrics } from '../metrics/relay-metrics.js';
 import {
@@ -12,7 +11,7 @@ import {
   scimClientMetricsHooks,
   workQueueMetricsHooks,
 } from '../metrics/relay-metrics-hooks.js';
-import { ScimClient } from '../scim/scim-client.js';
+import type { ScimClient } from '../scim/scim-client.js';
 import { AmqpSource } from '../sources/amqp-source.js';
 import { PollSource, RetentionExceededError } from '../sources/poll-source.js';
 import { StateStore } from '../state/state-store.js';
@@ -20,6 +19,7 @@ import { Reconciler } from '../sync/reconciler.js';
 import { resync, type ResyncReport } from '../sync/resync.js';
 import { DEFAULT_DELETION_GUARD, provisionScopeOf } from './resync-command.js';
 import { WorkQueue } from '../sync/work-queue.js';
+import { keycloakReaderFrom, scimClientFrom } from './clients.js';
 import { eventView, reconcilerView } from './keycloak-adapter.js';
 
 /** The relay's parts, wired from the configuration. Nothing runs until `start`. */
@@ -57,28 +57,8 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   const metrics = new RelayMetrics();
   const store = StateStore.open(config.state.dir);
   metrics.setParked(store.parkedCount());
-  const scim = new ScimClient(
-    {
-      baseUrl: config.scim.url,
-      token: config.scim.token,
-      timeoutMs: config.scim.timeoutMs,
-      connectTimeoutMs: config.scim.connectTimeoutMs,
-      maxConnections: config.scim.maxConnections,
-      pageSize: config.scim.pageSize,
-      memberBatchSize: config.scim.memberBatchSize,
-      retry: config.retry,
-      ca: config.scim.caFile === undefined ? undefined : readFileSync(config.scim.caFile, 'utf8'),
-    },
-    { logger, ...scimClientMetricsHooks(metrics) },
-  );
-  const keycloak = await createKeycloakReader({
-    url: config.keycloak.url,
-    realm: config.keycloak.realm,
-    clientId: config.keycloak.clientId,
-    clientSecret: config.keycloak.clientSecret,
-    caFile: config.keycloak.caFile,
-    pageSize: config.keycloak.pageSize,
-  });
+  const scim = scimClientFrom(config, { logger, ...scimClientMetricsHooks(metrics) });
+  const keycloak = await keycloakReaderFrom(config);
   const reconciler = new Reconciler(reconcilerView(keycloak), scim, store, {
     mapping: config.mapping,
     userDeleteMode: config.mapping.userDeleteMode,

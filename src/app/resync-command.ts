@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { Config } from '../config.js';
@@ -6,9 +5,7 @@ import { secretValues } from '../config.js';
 import type { DeletionGuard, ResyncPlan } from '../domain/resync-plan.js';
 import type { Scope } from '../domain/scope.js';
 import { ConfigError, describeError } from '../errors.js';
-import { createKeycloakReader } from '../keycloak/keycloak-reader.js';
 import { createLogger, type Logger } from '../logger.js';
-import { ScimClient } from '../scim/scim-client.js';
 import { StateStore } from '../state/state-store.js';
 import {
   resync,
@@ -18,6 +15,7 @@ import {
   type ResyncReport,
   type ResyncRunOptions,
 } from '../sync/resync.js';
+import { keycloakReaderFrom, scimClientFrom } from './clients.js';
 
 /**
  * Default mass-deletion guard: a run may delete or deactivate at most this many managed SCIM
@@ -203,29 +201,13 @@ export async function resyncCommand(
     destination: pino.destination({ dest: 2, sync: true }),
   });
   const store = StateStore.open(config.state.dir);
-  const scim = new ScimClient(
-    {
-      baseUrl: config.scim.url,
-      token: config.scim.token,
-      timeoutMs: config.scim.timeoutMs,
-      connectTimeoutMs: config.scim.connectTimeoutMs,
-      maxConnections: Math.max(config.scim.maxConnections, command.concurrency ?? 0),
-      pageSize: config.scim.pageSize,
-      memberBatchSize: config.scim.memberBatchSize,
-      retry: config.retry,
-      ca: config.scim.caFile === undefined ? undefined : readFileSync(config.scim.caFile, 'utf8'),
-    },
+  const scim = scimClientFrom(
+    config,
     { logger },
+    { maxConnections: Math.max(config.scim.maxConnections, command.concurrency ?? 0) },
   );
   try {
-    const keycloak = await createKeycloakReader({
-      url: config.keycloak.url,
-      realm: config.keycloak.realm,
-      clientId: config.keycloak.clientId,
-      clientSecret: config.keycloak.clientSecret,
-      caFile: config.keycloak.caFile,
-      pageSize: config.keycloak.pageSize,
-    });
+    const keycloak = await keycloakReaderFrom(config);
     try {
       return await runResync({ keycloak, scim, store, logger }, config, command, output);
     } finally {

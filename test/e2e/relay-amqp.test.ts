@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { ListenerSimulator } from '../support/listener-simulator.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 import { createTestRealm } from '../support/test-realm.js';
@@ -40,11 +41,7 @@ describe('run, consuming the RabbitMQ listener’s messages', () => {
     await harness.close();
     await listener.stop();
     await harness.realm.delete();
-    const connection = await connect(facts.amqpUrl);
-    const channel = await connection.createChannel();
-    await channel.deleteQueue(queue);
-    await channel.deleteQueue(`${queue}.dead-letter`);
-    await connection.close();
+    await deleteRelayQueues(facts.amqpUrl, queue);
   });
 
   relayBehaviour(() => harness);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { mapWithConcurrency } from '../support/concurrency.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 
@@ -41,12 +42,7 @@ describe('run repairs, in the background, what no event announced', () => {
   });
   afterAll(async () => {
     await harness.close();
-    const connection = await connect(facts.amqpUrl);
-    const channel = await connection.createChannel();
-    await channel.deleteQueue(queue);
-    await channel.deleteQueue(`${queue}.dead-letter`);
-    await channel.deleteExchange(exchange);
-    await connection.close();
+    await deleteRelayQueues(facts.amqpUrl, queue, exchange);
   });
 
   it('adds a user created with groups in the body to those groups', async () => {

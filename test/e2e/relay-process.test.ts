@@ -8,7 +8,7 @@ import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ScimServerControl } from '../../src/scim-server/control-client.js';
 import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
-import { routingKeyWord } from '../../src/sources/routing-key.js';
+import { listenerUserEvent } from '../support/amqp-fixtures.js';
 import { mapWithConcurrency } from '../support/concurrency.js';
 import { freePort } from '../support/free-port.js';
 import { eventually } from '../support/relay-harness.js';
@@ -66,20 +66,8 @@ describe('the relay process (the image entrypoint)', () => {
   };
 
   const publishCreate = (userId: string): void => {
-    const body = {
-      '@class': 'com.github.aznamier.keycloak.event.provider.EventAdminNotificationMqMsg',
-      time: Date.now(),
-      realmId: realm.name,
-      resourceType: 'USER',
-      operationType: 'CREATE',
-      resourcePath: `users/${userId}`,
-      resourceTypeAsString: 'USER',
-    };
-    channel.publish(
-      exchange,
-      `KK.EVENT.ADMIN.${routingKeyWord(realm.name)}.SUCCESS.USER.CREATE`,
-      Buffer.from(JSON.stringify(body)),
-    );
+    const { routingKey, body } = listenerUserEvent(realm.name, userId, 'CREATE');
+    channel.publish(exchange, routingKey, body);
   };
 
   beforeAll(async () => {
@@ -118,15 +106,15 @@ describe('the relay process (the image entrypoint)', () => {
         const users = (await control.state()).users;
         expect(users.some((u) => u.userName === 'metered')).toBe(true);
       });
-      const metrics = await eventually(async () => {
+      // The counters move once the reconcile has finished, a moment after the SCIM write.
+      await eventually(async () => {
         const text = await (await fetch(`${base}/metrics`)).text();
         expect(text).toMatch(/scim_relay_events_received_total\{kind="admin"\} 1\b/);
-        return text;
+        expect(text).toMatch(/scim_relay_reconciles_applied_total\{kind="user"\} 1\b/);
+        expect(text).toMatch(/scim_relay_scim_responses_total\{method="POST",status="201"\} 1\b/);
+        expect(text).toMatch(/scim_relay_reconcile_duration_seconds_count\{kind="user"\} 1\b/);
+        expect(text).toMatch(/scim_relay_last_sync_success_timestamp_seconds \d+/);
       });
-      expect(metrics).toMatch(/scim_relay_reconciles_applied_total\{kind="user"\} 1\b/);
-      expect(metrics).toMatch(/scim_relay_scim_responses_total\{method="POST",status="201"\} 1\b/);
-      expect(metrics).toMatch(/scim_relay_reconcile_duration_seconds_count\{kind="user"\} 1\b/);
-      expect(metrics).toMatch(/scim_relay_last_sync_success_timestamp_seconds \d+/);
     } finally {
       relay.child.kill('SIGTERM');
       await new Promise((resolve) => relay.child.once('exit', resolve));

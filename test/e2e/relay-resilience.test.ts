@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { ListenerSimulator } from '../support/listener-simulator.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 import { createTestRealm } from '../support/test-realm.js';
@@ -43,11 +43,7 @@ describe('run keeps every change through failures', () => {
     await harness.close();
     await listener.stop();
     await harness.realm.delete();
-    const connection = await connect(facts.amqpUrl);
-    const channel = await connection.createChannel();
-    await channel.deleteQueue(queue);
-    await channel.deleteQueue(`${queue}.dead-letter`);
-    await connection.close();
+    await deleteRelayQueues(facts.amqpUrl, queue);
   });
 
   it('holds changes while the integration is disabled, and applies them once it is enabled', async () => {
