@@ -111,7 +111,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       },
       (hint) =>
         submit(hint).then((outcome) => {
-          metrics.syncSucceeded(new Date());
+          if (outcome === 'applied') metrics.syncSucceeded(new Date());
           return outcome;
         }),
       amqpSourceMetricsHooks(metrics),

@@ -91,7 +91,7 @@ export class RelayMetrics implements MetricsSource {
   readonly #lastSync = this.#registry.register(
     new Gauge({
       name: 'scim_relay_last_sync_success_timestamp_seconds',
-      help: 'Unix time the relay last knew SCIM up to date: a completed poll, a handled message, or a full reconcile without failures; absent until the first.',
+      help: 'Unix time the relay last knew SCIM up to date: a completed poll, an applied message, or a full reconcile without failures; absent until the first.',
       labelNames: [],
     }),
   );
@@ -146,7 +146,7 @@ export class RelayMetrics implements MetricsSource {
     this.#deadLettered.inc({});
   }
 
-  /** SCIM was known up to date at `at`: a poll cycle, a handled message, or a clean full reconcile. */
+  /** SCIM was known up to date at `at`: a poll cycle, an applied message, or a clean full reconcile. */
   syncSucceeded(at: Date): void {
     this.#lastSync.set({}, at.getTime() / 1000);
   }
