@@ -146,6 +146,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   };
   let source: AmqpSource | PollSource | undefined;
   let http: RunningHttpServer | undefined;
+  let started = false;
   let resyncTimer: NodeJS.Timeout | undefined;
   let resyncRunning: Promise<ResyncReport> | undefined;
 
@@ -225,10 +226,13 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       await keycloak.eventsConfig();
       return { ok: true };
     },
+    // Not ready until start() is done: the first full reconcile may still be running.
     source: () =>
-      source?.connected === true
-        ? { ok: true, detail: config.source }
-        : { ok: false, detail: `${config.source} source not connected or not keeping up` },
+      !started
+        ? { ok: false, detail: 'starting (the first full reconcile may be running)' }
+        : source?.connected === true
+          ? { ok: true, detail: config.source }
+          : { ok: false, detail: `${config.source} source not connected or not keeping up` },
     scim: async () => {
       await scim.serviceProviderConfig();
       return { ok: true };
@@ -308,6 +312,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         await startPolling(poll);
       }
       scheduleResync();
+      started = true;
       parkedTimer = setInterval(retryParked, PARKED_RETRY_MS);
       parkedTimer.unref();
       logger.info(
