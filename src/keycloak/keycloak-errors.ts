@@ -1,4 +1,6 @@
 import { PermanentError, RelayError, TransientError, isTransientStatus } from '../errors.js';
+import { errorCode, isTlsTrustCode } from '../net-errors.js';
+import { parseRetryAfter } from '../retry/retry-after.js';
 
 /** What the relay was doing when a Keycloak call failed: named in every error message. */
 export interface KeycloakCallContext {
@@ -11,18 +13,6 @@ export interface KeycloakCallContext {
   /** The realm-management role this call needs; a 403 names it. */
   requiredRole?: string | undefined;
 }
-
-/** TLS failures that no retry can fix: the certificate chain is not trusted or does not match. */
-const TLS_TRUST_CODES = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /** The HTTP side of a failed response, as the admin client's `NetworkError` carries it. */
 interface HttpFailure {
@@ -62,29 +52,6 @@ function isOAuthClientError(body: unknown): boolean {
   return typeof code === 'string' && OAUTH_CLIENT_ERRORS.has(code);
 }
 
-/** `Retry-After` in milliseconds: either delta-seconds or an HTTP date. */
-export function parseRetryAfter(
-  value: string | null,
-  now: number = Date.now(),
-): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function errorCode(error: unknown): string | undefined {
-  // fetch wraps socket errors: TypeError('fetch failed') with the system error as `cause`.
-  for (let current: unknown = error, depth = 0; depth < 4; depth += 1) {
-    if (typeof current !== 'object' || current === null) return undefined;
-    const code: unknown = Reflect.get(current, 'code');
-    if (typeof code === 'string') return code;
-    current = Reflect.get(current, 'cause');
-  }
-  return undefined;
-}
-
 /**
  * Turns whatever a Keycloak call threw into the relay's taxonomy: refused credentials, missing
  * roles and other 4xx are permanent; 408/429/5xx, timeouts and network failures are transient.
@@ -115,7 +82,7 @@ export function toKeycloakError(error: unknown, context: KeycloakCallContext): R
     if (isTransientStatus(http.status)) {
       return new TransientError(`${where} failed with HTTP ${http.status}${suffix}`, {
         cause: error,
-        retryAfterMs: parseRetryAfter(http.retryAfter),
+        retryAfterMs: parseRetryAfter(http.retryAfter, Date.now()),
       });
     }
     return new PermanentError(`${where} failed with HTTP ${http.status}${suffix}`, {
@@ -129,7 +96,7 @@ export function toKeycloakError(error: unknown, context: KeycloakCallContext): R
     return new TransientError(`${where} timed out`, { cause: error });
   }
   const code = errorCode(error);
-  if (code !== undefined && TLS_TRUST_CODES.has(code)) {
+  if (isTlsTrustCode(code)) {
     return new PermanentError(
       `${where}: the TLS certificate of ${context.url} is not trusted (${code}); set the CA file (caFile) to the PEM of the issuing CA`,
       { cause: error },

@@ -7,7 +7,7 @@ export const USAGE = `Usage: npm run scim-server -- --token <token> [options]
 
 A Kestra-compatible SCIM 2.0 server with its state in memory.
 
-  --port <port>            TCP port (default 0: any free port)
+  --port <port>            TCP port (default 0: a free port)
   --host <host>            interface to listen on (default 127.0.0.1)
   --token <token>          Bearer token clients must send
   --token-file <path>      read the token from this file instead (first line)

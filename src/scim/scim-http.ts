@@ -1,6 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { PermanentError, ScimError, TransientError } from '../errors.js';
+import { errorCode, isTlsTrustCode } from '../net-errors.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
 import { SCHEMA_ERROR } from './scim-types.js';
 
@@ -38,15 +39,6 @@ export interface ScimResponse {
 
 /** Called once per HTTP exchange, for metrics. `status` is 0 when no response came. */
 export type ResponseObserver = (method: HttpMethod, status: number) => void;
-
-const TLS_ERROR_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /**
  * One SCIM HTTP exchange on a pooled keep-alive connection, turned into either a parsed body or
@@ -169,8 +161,10 @@ export function scimErrorFrom(
 }
 
 function networkError(operation: string, host: string, error: unknown): Error {
-  const code = errorCode(error);
-  if (code !== undefined && TLS_ERROR_CODES.has(code)) {
+  // undici names a reset connection only by its own generic socket code.
+  const raw = errorCode(error);
+  const code = raw === 'UND_ERR_SOCKET' ? 'connection reset' : raw;
+  if (isTlsTrustCode(code)) {
     return new PermanentError(
       `SCIM ${operation}: TLS verification of ${host} failed (${code}); if the server uses a private CA, set SCIM_CA_FILE`,
       { cause: error },
@@ -183,18 +177,6 @@ function networkError(operation: string, host: string, error: unknown): Error {
     (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
   const what = timedOut ? 'timed out' : `network error (${code ?? describe(error)})`;
   return new TransientError(`SCIM ${operation}: ${what} talking to ${host}`, { cause: error });
-}
-
-function errorCode(error: unknown): string | undefined {
-  for (let current: unknown = error, depth = 0; depth < 4; depth++) {
-    if (!isRecord(current)) return undefined;
-    if (typeof current['code'] === 'string' && current['code'] !== 'UND_ERR_SOCKET') {
-      return current['code'];
-    }
-    if (current['code'] === 'UND_ERR_SOCKET') return 'connection reset';
-    current = current['cause'];
-  }
-  return undefined;
 }
 
 function describe(error: unknown): string {

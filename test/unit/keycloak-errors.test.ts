@@ -1,7 +1,7 @@
 import { NetworkError } from '@keycloak/keycloak-admin-client';
 import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../src/errors.js';
-import { parseRetryAfter, toKeycloakError } from '../../src/keycloak/keycloak-errors.js';
+import { toKeycloakError } from '../../src/keycloak/keycloak-errors.js';
 
 const context = {
   url: 'https://sso.example.test',
@@ -85,14 +85,5 @@ describe('toKeycloakError', () => {
   it('passes relay errors through unchanged', () => {
     const original = new PermanentError('already classified');
     expect(toKeycloakError(original, context)).toBe(original);
-  });
-});
-
-describe('parseRetryAfter', () => {
-  it('reads delta-seconds and HTTP dates, and ignores garbage', () => {
-    expect(parseRetryAfter('3')).toBe(3_000);
-    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', Date.UTC(2026, 0, 1))).toBe(10_000);
-    expect(parseRetryAfter('soon')).toBeUndefined();
-    expect(parseRetryAfter(null)).toBeUndefined();
   });
 });
