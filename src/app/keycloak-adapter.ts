@@ -12,6 +12,7 @@ export function reconcilerView(access: KeycloakAccess): KeycloakReader {
     group: (id) => access.group(id),
     userGroups: (userId) => access.userGroups(userId),
     descendants: (groupId) => access.descendants(groupId),
+    groupMembers: (groupId) => access.groupMembers(groupId),
   };
 }
 

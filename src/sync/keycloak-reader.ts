@@ -9,8 +9,18 @@ export interface KeycloakReader {
   user(id: string): Promise<KeycloakUser | undefined>;
   /** `undefined` when the group does not exist (deleted, maybe with an ancestor). */
   group(id: string): Promise<KeycloakGroup | undefined>;
-  /** The groups the user is a direct member of. */
+  /** The groups the user is a direct member of; nothing when the user does not exist. */
   userGroups(userId: string): AsyncIterable<KeycloakGroup>;
-  /** Every group below this one, each parent before its children. */
+  /** Every group below this one, each parent before its children; nothing when it is gone. */
   descendants(groupId: string): AsyncIterable<KeycloakGroup>;
+  /** The direct members of a group; nothing when the group does not exist (any more). */
+  groupMembers(groupId: string): AsyncIterable<KeycloakUser>;
+}
+
+/** What a full reconcile reads from Keycloak besides that: everything, page by page. */
+export interface KeycloakRealmReader extends KeycloakReader {
+  /** Every user of the realm, service accounts included. */
+  users(): AsyncIterable<KeycloakUser>;
+  /** The whole group tree, each parent before its children. */
+  groups(): AsyncIterable<KeycloakGroup>;
 }
