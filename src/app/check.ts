@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import type { Config } from '../config.js';
 import { USER_EVENT_TYPES } from '../domain/keycloak-event.js';
 import { ScimError, describeError } from '../errors.js';
+import { amqpTrust } from '../sources/amqp-trust.js';
 import { scimClientFrom } from './clients.js';
 
 /** One line of the checklist. */
@@ -216,7 +217,9 @@ async function checkRabbitMq(config: Config): Promise<CheckResult> {
   try {
     const connection = await connect(config.amqp.url, {
       timeout: TIMEOUT_MS,
-      ...(config.amqp.caFile === undefined ? {} : { ca: [readFileSync(config.amqp.caFile)] }),
+      ...amqpTrust(
+        config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
+      ),
     });
     try {
       const channel = await connection.createChannel();

@@ -17,6 +17,7 @@ import {
 } from '../domain/keycloak-event.js';
 import { describeError } from '../errors.js';
 import type { Outcome } from '../sync/work-queue.js';
+import { amqpTrust } from './amqp-trust.js';
 import { bindingKeys, eventKindOf } from './routing-key.js';
 
 export interface AmqpSourceOptions {
@@ -30,6 +31,11 @@ export interface AmqpSourceOptions {
   readonly prefetch: number;
   /** A message delivered more often than this (a crash loop) is dead-lettered. */
   readonly maxDeliveries: number;
+  /**
+   * PEM text of CA certificates to trust for `amqps://` (the content of `AMQP_CA_FILE`), in
+   * addition to the public roots; `check` trusts the same file, so both commands agree.
+   */
+  readonly ca?: string | undefined;
   readonly logger?: Logger;
 }
 
@@ -71,6 +77,7 @@ export class AmqpSource {
   async start(): Promise<void> {
     const log = this.options.logger;
     this.model = await connect(this.options.url, {
+      ...amqpTrust(this.options.ca),
       // Named, so an operator sees in RabbitMQ's UI which queue a connection consumes.
       clientProperties: { connection_name: `keycloak-scim-relay ${this.options.queue}` },
       recovery: {

@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -92,4 +94,45 @@ export async function startTlsProxy(target: URL, key: string, cert: string): Pro
     server.listen(0, '127.0.0.1', resolve);
   });
   return server;
+}
+
+/**
+ * A TLS front for a plain TCP service (RabbitMQ's 5672, say), as a TLS-terminating load balancer
+ * would be: it proves a client's trust settings against the real service behind it. `close()`
+ * also cuts the connections still open, so a test never waits on a client that lingers.
+ */
+export async function startTlsTcpProxy(
+  target: { host: string; port: number },
+  key: string,
+  cert: string,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createTlsServer(
+    { key: await readFile(key), cert: await readFile(cert) },
+    (incoming) => {
+      const upstream = connectTcp(target.port, target.host);
+      for (const socket of [incoming, upstream]) {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        // Either side failing ends the pair; the client sees a closed connection.
+        socket.on('error', () => {
+          incoming.destroy();
+          upstream.destroy();
+        });
+      }
+      incoming.pipe(upstream).pipe(incoming);
+    },
+  );
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no proxy port');
+  return {
+    port: address.port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
