@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { PROFILE_NAMES, type ProfileName } from './profile.js';
 import type { ScimServerOptions } from './server.js';
 
 /** Usage text for `npm run scim-server -- --help`. */
@@ -16,6 +17,18 @@ A Kestra-compatible SCIM 2.0 server with its state in memory.
   --max-page-size <n>      largest page a list answers (default 100)
   --test-api               serve the inspection and fault API under /_test/
   --web                    serve a read-only page listing users and groups at /
+  --profile <name>         kestra (default): behave as Kestra's SCIM endpoint
+                           generic: a plain RFC 7644 server, unlike Kestra: PATCH reads,
+                             waits, then writes the whole resource back without a lock
+                             (concurrent PATCHes can lose updates); "userName eq" is
+                             case-sensitive (uniqueness is not); PUT clears every attribute
+                             it omits, extra ones (title, phoneNumbers...) included; ETags
+                             (meta.version, ETag, If-Match -> 412); "externalId" filters
+                             answer 400; POST answers 201 with Location and no body; PATCH
+                             answers 200 with the resource; DELETE really deletes a user;
+                             attribute names in resources and lists are lower-case
+  --patch-delay-ms <ms>    generic only: wait between a PATCH's read and its write
+                           (default 0, which still lets concurrent requests interleave)
   --help                   show this text`;
 
 /** What the command line asks for: server options, or just the usage text. */
@@ -60,6 +73,8 @@ export function parseScimServerArgs(
         'max-page-size': { type: 'string' },
         'test-api': { type: 'boolean', default: false },
         web: { type: 'boolean', default: false },
+        profile: { type: 'string' },
+        'patch-delay-ms': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -71,6 +86,15 @@ export function parseScimServerArgs(
   const issues: string[] = [];
   const port = integerOption(values.port, 'port', issues);
   const maxPageSize = integerOption(values['max-page-size'], 'max-page-size', issues);
+  const patchDelayMs = integerOption(values['patch-delay-ms'], 'patch-delay-ms', issues);
+  const profileName = values.profile;
+  const profile: ProfileName | undefined = PROFILE_NAMES.find((name) => name === profileName);
+  if (profileName !== undefined && profile === undefined) {
+    issues.push(`--profile: "${profileName}" is not one of ${PROFILE_NAMES.join(', ')}`);
+  }
+  if (patchDelayMs !== undefined && profile !== 'generic') {
+    issues.push('--patch-delay-ms: only applies with --profile generic');
+  }
   let token = values.token;
   const tokenFile = values['token-file'];
   if (token !== undefined && tokenFile !== undefined) {
@@ -99,6 +123,8 @@ export function parseScimServerArgs(
       ...(values.tenant === undefined ? {} : { tenant: values.tenant }),
       ...(values.integration === undefined ? {} : { integrationId: values.integration }),
       ...(maxPageSize === undefined ? {} : { maxPageSize }),
+      ...(profile === undefined ? {} : { profile }),
+      ...(patchDelayMs === undefined ? {} : { patchDelayMs }),
     },
   };
 }

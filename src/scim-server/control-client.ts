@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { PermanentError } from '../errors.js';
 import {
   requestLogSchema,
+  serverInfoSchema,
   stateSchema,
   type FaultSpecInput,
   type RequestLogEntry,
+  type ScimServerInfo,
   type ScimServerState,
   type SeedUserInput,
 } from './test-api-schema.js';
@@ -45,6 +47,11 @@ export class ScimServerControl {
     return stateSchema.parse(await this.#call('GET', '/state'));
   }
 
+  /** Which profile the server plays (`kestra` or `generic`) and its PATCH delay. */
+  async info(): Promise<ScimServerInfo> {
+    return serverInfoSchema.parse(await this.#call('GET', '/info'));
+  }
+
   /** The SCIM requests received, oldest first; with `since`, only those after that `seq`. */
   async requests(options: { since?: number } = {}): Promise<RequestLogEntry[]> {
     const query = options.since === undefined ? '' : `?since=${options.since}`;
@@ -77,7 +84,9 @@ export class ScimServerControl {
 
   /**
    * Creates a global user directly, by default without access to this tenant: a Kestra user
-   * that exists already, e.g. one created in another tenant or by hand.
+   * that exists already, e.g. one created in another tenant or by hand. In the generic
+   * profile the user is visible over SCIM; `extra` attributes (e.g. `title`) are kept there,
+   * so a test can check that a client's write did not clear them.
    */
   async seedUser(user: SeedUserInput): Promise<{ id: string }> {
     return userIdSchema.parse(await this.#call('POST', '/users', user));

@@ -7,9 +7,9 @@ const RESOURCE_TYPE_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ResourceType
 
 /**
  * What this server advertises, as Kestra's endpoint is documented: PATCH and filtering yes;
- * bulk, password change, sorting and ETags no.
+ * bulk, password change, sorting and ETags no. The generic profile serves ETags (`etag`).
  */
-export function serviceProviderConfig(baseUrl: string, maxPageSize: number): object {
+export function serviceProviderConfig(baseUrl: string, maxPageSize: number, etag = false): object {
   return {
     schemas: [SPC_SCHEMA],
     patch: { supported: true },
@@ -17,7 +17,7 @@ export function serviceProviderConfig(baseUrl: string, maxPageSize: number): obj
     filter: { supported: true, maxResults: maxPageSize },
     changePassword: { supported: false },
     sort: { supported: false },
-    etag: { supported: false },
+    etag: { supported: etag },
     authenticationSchemes: [
       {
         type: 'oauthbearertoken',

@@ -12,6 +12,12 @@ async function main(): Promise<number> {
   }
   const server = await startScimServer(command.options);
   console.log(`SCIM server listening on ${server.baseUrl}`);
+  // The first line stays the URL alone, which scripts parse; the profile follows it.
+  if (command.options.profile === 'generic') {
+    console.log(
+      `profile generic: a plain RFC 7644 server (PATCH waits ${command.options.patchDelayMs ?? 0} ms between read and write)`,
+    );
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -1,3 +1,4 @@
+import { ExtraDraft, type ExtraPath } from './extra-attributes.js';
 import { parseFilter } from './filter.js';
 import { MemberDraft, type MemberChange } from './member-draft.js';
 import { carriesPassword, isPasswordPath, passwordRefused } from './password-guard.js';
@@ -5,6 +6,7 @@ import {
   GROUP_SCHEMA,
   USER_SCHEMA,
   type Email,
+  type ExtraAttributes,
   type GroupAttributes,
   type UserAttributes,
 } from './records.js';
@@ -73,31 +75,51 @@ export function parsePatchRequest(body: unknown): PatchOperation[] {
   });
 }
 
-/** A PATCH path split into `attribute[filter].sub`; attribute and sub are lower-cased. */
-interface ParsedPath {
+/**
+ * A PATCH path split into `attribute[filter].sub`. `attribute` and `sub` are lower-cased for
+ * matching; `name` and `subName` keep the client's spelling, which the generic profile stores.
+ */
+interface ParsedPath extends ExtraPath {
   readonly attribute: string;
-  readonly filter: string | undefined;
   readonly sub: string | undefined;
-  readonly text: string;
 }
 
 const PATH = /^([A-Za-z][\w$-]*)(?:\[(.*)\])?(?:\.([A-Za-z][\w$-]*))?$/s;
 
-/** `undefined` for a path in another schema's namespace (an extension this server ignores). */
+/**
+ * Splits `urn:...:Schema:attr[...].sub` into the extension URN and the rest: the URN ends at
+ * the last colon before any value filter, whose text may hold colons of its own.
+ */
+function splitExtension(path: string): { schema: string; rest: string } {
+  const bracket = path.indexOf('[');
+  const head = bracket < 0 ? path : path.slice(0, bracket);
+  const colon = head.lastIndexOf(':');
+  return { schema: path.slice(0, colon), rest: path.slice(colon + 1) };
+}
+
+/**
+ * Parses a path. A path in another schema's namespace (an extension) carries that `schema`;
+ * Kestra ignores it, so one that does not even parse is ignored too (`undefined`).
+ */
 function parsePath(text: string, schemaUrn: string, label: string): ParsedPath | undefined {
   let rest = text.trim();
+  let schema: string | undefined;
   const prefix = `${schemaUrn.toLowerCase()}:`;
   if (rest.toLowerCase().startsWith(prefix)) rest = rest.slice(prefix.length);
-  else if (rest.toLowerCase().startsWith('urn:')) return undefined;
+  else if (rest.toLowerCase().startsWith('urn:')) ({ schema, rest } = splitExtension(rest));
   const match = PATH.exec(rest);
   const attribute = match?.[1];
   if (match === null || attribute === undefined) {
+    if (schema !== undefined) return undefined;
     throw scimError(400, `${label}: "${text}" is not a valid attribute path`, 'invalidPath');
   }
   return {
+    schema,
     attribute: attribute.toLowerCase(),
+    name: attribute,
     filter: match[2],
     sub: match[3]?.toLowerCase(),
+    subName: match[3],
     text,
   };
 }
@@ -130,6 +152,14 @@ function forEachTarget(
       forEachTarget({ ...operation, value }, schemaUrn, apply);
       continue;
     }
+    if (key.toLowerCase().startsWith('urn:') && isJsonObject(value)) {
+      // An extension's container: each of its keys is an attribute of that schema.
+      for (const [inner, innerValue] of Object.entries(value)) {
+        const path = parsePath(`${key}:${inner}`, schemaUrn, operation.label);
+        if (path !== undefined) apply(path, innerValue ?? undefined);
+      }
+      continue;
+    }
     const path = parsePath(key, schemaUrn, operation.label);
     if (path !== undefined) apply(path, value ?? undefined);
   }
@@ -156,6 +186,14 @@ function readOnly(path: ParsedPath, label: string): Error {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * What becomes of an attribute `UserAttributes` does not hold: Kestra ignores it, as SCIMple
+ * does; the generic profile keeps it (`ExtraDraft`).
+ */
+type UnknownAttribute = (op: PatchOpName, path: ParsedPath, value: unknown) => void;
+
+const IGNORE: UnknownAttribute = () => undefined;
 
 function sameEmail(a: Email, b: Email): boolean {
   return a.value.toLowerCase() === b.value.toLowerCase();
@@ -185,6 +223,7 @@ function applyName(
   op: PatchOpName,
   path: ParsedPath,
   value: unknown,
+  unknown: UnknownAttribute,
 ): void {
   if (path.sub === 'givenname' || path.sub === 'familyname') {
     const field = path.sub === 'givenname' ? 'givenName' : 'familyName';
@@ -193,12 +232,21 @@ function applyName(
     if (op === 'remove') {
       draft.givenName = undefined;
       draft.familyName = undefined;
+      unknown(op, path, value);
       return;
     }
     // RFC 7644 §3.5.2.3: sub-attributes not in the value are left unchanged.
     const name = parseName(value);
     if ('givenName' in name) draft.givenName = name.givenName;
     if ('familyName' in name) draft.familyName = name.familyName;
+    if (isJsonObject(value)) {
+      const rest = Object.entries(value).filter(
+        ([key]) => !['givenname', 'familyname'].includes(key.toLowerCase()),
+      );
+      if (rest.length > 0) unknown(op, path, Object.fromEntries(rest));
+    }
+  } else {
+    unknown(op, path, value);
   }
 }
 
@@ -208,7 +256,12 @@ function applyToUser(
   path: ParsedPath,
   value: unknown,
   label: string,
+  unknown: UnknownAttribute,
 ): void {
+  if (path.schema !== undefined) {
+    unknown(op, path, value);
+    return;
+  }
   switch (path.attribute) {
     case 'username':
       requirePlain(path, label);
@@ -226,7 +279,7 @@ function applyToUser(
       return;
     case 'name':
       if (path.filter !== undefined) throw unsupportedSelector(path, label);
-      applyName(draft, op, path, value);
+      applyName(draft, op, path, value, unknown);
       return;
     case 'emails':
       requirePlain(path, label);
@@ -240,26 +293,57 @@ function applyToUser(
     case 'groups':
       throw readOnly(path, label);
     default:
-      // Attributes Kestra does not keep are ignored, as SCIMple does.
+      unknown(op, path, value);
       return;
   }
 }
 
+function patchUser(
+  current: UserAttributes,
+  operations: readonly PatchOperation[],
+  unknown: (label: string) => UnknownAttribute,
+): UserAttributes {
+  const draft: Mutable<UserAttributes> = { ...current };
+  for (const operation of operations) {
+    forEachTarget(operation, USER_SCHEMA, (path, value) => {
+      applyToUser(draft, operation.op, path, value, operation.label, unknown(operation.label));
+    });
+  }
+  return draft;
+}
+
 /**
  * Applies PATCH operations to a user, in order, on a copy: the caller stores the result only
- * when every operation succeeded, which is what makes the PATCH atomic.
+ * when every operation succeeded, which is what makes the PATCH atomic. Attributes Kestra
+ * does not keep are ignored.
  */
 export function applyUserPatch(
   current: UserAttributes,
   operations: readonly PatchOperation[],
 ): UserAttributes {
-  const draft: Mutable<UserAttributes> = { ...current };
-  for (const operation of operations) {
-    forEachTarget(operation, USER_SCHEMA, (path, value) => {
-      applyToUser(draft, operation.op, path, value, operation.label);
-    });
-  }
-  return draft;
+  return patchUser(current, operations, () => IGNORE);
+}
+
+/** A user PATCH's outcome on a server that keeps every attribute (the generic profile). */
+export interface UserPatchResult {
+  readonly attributes: UserAttributes;
+  readonly extra: ExtraAttributes;
+}
+
+/**
+ * `applyUserPatch` for the generic profile: the attributes Kestra keeps go through the same
+ * rules, every other one is added, replaced or removed in `extra`.
+ */
+export function applyUserPatchKeepingExtras(
+  current: UserAttributes,
+  extra: ExtraAttributes,
+  operations: readonly PatchOperation[],
+): UserPatchResult {
+  const extraDraft = new ExtraDraft(extra);
+  const attributes = patchUser(current, operations, (label) => (op, path, value) => {
+    extraDraft.apply(op, path, value, label);
+  });
+  return { attributes, extra: extraDraft.result() };
 }
 
 function applyToMembers(
@@ -301,6 +385,8 @@ function applyToGroup(
   value: unknown,
   label: string,
 ): void {
+  // Extension attributes of a group are ignored, as SCIMple does, in both profiles.
+  if (path.schema !== undefined) return;
   switch (path.attribute) {
     case 'displayname':
       requirePlain(path, label);

@@ -28,6 +28,16 @@ export interface GroupAttributes {
   readonly externalId: string | undefined;
 }
 
+/**
+ * User attributes beyond those Kestra keeps (`title`, `phoneNumbers`, extension containers...),
+ * keyed as the client named them. Only the `generic` profile keeps any; `name` holds the
+ * sub-attributes of `name` other than `givenName` and `familyName`.
+ */
+export type ExtraAttributes = Readonly<Record<string, unknown>>;
+
+/** The extra attributes of every user the `kestra` profile stores. */
+export const NO_EXTRA_ATTRIBUTES: ExtraAttributes = Object.freeze({});
+
 /** A group member as a client sent it: a SCIM user id and an optional display name. */
 export interface MemberInput {
   readonly value: string;
@@ -40,6 +50,9 @@ export interface StoredUser {
   readonly attributes: UserAttributes;
   /** False once the tenant's SCIM client deleted the user: the global user stays. */
   readonly tenantAccess: boolean;
+  readonly extra: ExtraAttributes;
+  /** Grows by one on every write: the ETag's value. */
+  readonly version: number;
   readonly created: Date;
   readonly lastModified: Date;
 }
@@ -49,32 +62,68 @@ export interface StoredGroup {
   readonly id: string;
   readonly attributes: GroupAttributes;
   readonly members: ReadonlyMap<string, string | undefined>;
+  /** Grows by one on every write, member changes included: the ETag's value. */
+  readonly version: number;
   readonly created: Date;
   readonly lastModified: Date;
 }
 
-function meta(kind: ResourceKind, created: Date, lastModified: Date, location: string): object {
+function meta(
+  kind: ResourceKind,
+  resource: StoredUser | StoredGroup,
+  location: string,
+  etag: string | undefined,
+): object {
   return {
     resourceType: kind,
-    created: created.toISOString(),
-    lastModified: lastModified.toISOString(),
+    created: resource.created.toISOString(),
+    lastModified: resource.lastModified.toISOString(),
     location,
+    ...(etag === undefined ? {} : { version: etag }),
   };
 }
 
-/** The SCIM representation of a user. Absent attributes are left out, not sent as null. */
-export function renderUser(user: StoredUser, location: string): Record<string, unknown> {
-  const { attributes: a } = user;
-  const hasName = a.givenName !== undefined || a.familyName !== undefined;
+function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `name`, from the two sub-attributes Kestra keeps and any others the generic profile kept. */
+function renderName(a: UserAttributes, kept: unknown): object | undefined {
+  if (!isObject(kept)) {
+    if (a.givenName === undefined && a.familyName === undefined) return undefined;
+    return { givenName: a.givenName, familyName: a.familyName };
+  }
   return {
-    schemas: [USER_SCHEMA],
+    ...kept,
+    ...(a.givenName === undefined ? {} : { givenName: a.givenName }),
+    ...(a.familyName === undefined ? {} : { familyName: a.familyName }),
+  };
+}
+
+/**
+ * The SCIM representation of a user. Absent attributes are left out, not sent as null.
+ * `etag` (the generic profile's `meta.version`) is left out when not given.
+ */
+export function renderUser(
+  user: StoredUser,
+  location: string,
+  etag?: string,
+): Record<string, unknown> {
+  const { attributes: a } = user;
+  const { name: keptName, ...extra } = user.extra;
+  const name = renderName(a, keptName);
+  // An extension's attributes sit in a container named by its URN, which `schemas` must list.
+  const extensions = Object.keys(extra).filter((key) => key.toLowerCase().startsWith('urn:'));
+  return {
+    schemas: [USER_SCHEMA, ...extensions],
     id: user.id,
     ...(a.externalId === undefined ? {} : { externalId: a.externalId }),
     userName: a.userName,
-    ...(hasName ? { name: { givenName: a.givenName, familyName: a.familyName } } : {}),
+    ...(name === undefined ? {} : { name }),
     ...(a.emails.length === 0 ? {} : { emails: a.emails }),
     active: a.active,
-    meta: meta('User', user.created, user.lastModified, location),
+    ...extra,
+    meta: meta('User', user, location, etag),
   };
 }
 
@@ -86,6 +135,7 @@ export function renderGroup(
   group: StoredGroup,
   location: string,
   withMembers: boolean,
+  etag?: string,
 ): Record<string, unknown> {
   const members = withMembers
     ? Array.from(group.members, ([value, display]) =>
@@ -100,6 +150,6 @@ export function renderGroup(
       : { externalId: group.attributes.externalId }),
     displayName: group.attributes.displayName,
     ...(members === undefined ? {} : { members }),
-    meta: meta('Group', group.created, group.lastModified, location),
+    meta: meta('Group', group, location, etag),
   };
 }

@@ -1,12 +1,24 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { ScimError } from '../errors.js';
+import { spellAttributes } from './attribute-case.js';
 import { parseProjection, projectResource, wantsAttribute } from './attribute-projection.js';
 import { listOf, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
+import { etagMatches, preconditionFailed, weakEtag } from './etag.js';
+import { extraAttributesOf } from './extra-attributes.js';
 import { parseFilter } from './filter.js';
 import { parsePageRequest, type PageRequest } from './paging.js';
 import { parsePatchRequest } from './patch.js';
-import { GROUP_SCHEMA, USER_SCHEMA, renderGroup, renderUser } from './records.js';
+import type { ServerProfile } from './profile.js';
+import {
+  GROUP_SCHEMA,
+  NO_EXTRA_ATTRIBUTES,
+  USER_SCHEMA,
+  renderGroup,
+  renderUser,
+  type ExtraAttributes,
+  type UserAttributes,
+} from './records.js';
 import {
   attributeOf,
   parseGroupBody,
@@ -22,11 +34,18 @@ import {
   scimError,
   type ScimResult,
 } from './scim-response.js';
-import { GROUP_FILTER_ATTRIBUTES, USER_FILTER_ATTRIBUTES, type ScimStore } from './store.js';
+import type { ScimStore } from './store.js';
+import {
+  patchGroupUnlocked,
+  patchUserUnlocked,
+  readWriteWindow,
+  type UnlockedPatch,
+} from './unlocked-patch.js';
 
 /** What the SCIM routes need from the server that mounts them. */
 export interface ScimRoutesContext {
   readonly store: ScimStore;
+  readonly profile: ServerProfile;
   /** e.g. `/api/v1/main/integrations/demo/scim/v2` */
   readonly basePath: string;
   readonly tenant: string;
@@ -89,28 +108,21 @@ function filterText(value: unknown): string | undefined {
   return value;
 }
 
-function listResponse(page: PageRequest, totalResults: number, resources: unknown[]): ScimResult {
-  return {
-    status: 200,
-    body: {
-      schemas: [LIST_RESPONSE_SCHEMA],
-      totalResults,
-      itemsPerPage: resources.length,
-      startIndex: page.startIndex,
-      Resources: resources,
-    },
-  };
-}
-
 /**
- * The SCIM endpoints below the base path. Handlers are synchronous and return a `ScimResult`;
- * a `ScimError` thrown anywhere becomes its RFC 7644 error response.
+ * The SCIM endpoints below the base path. Handlers return a `ScimResult`; a `ScimError`
+ * thrown anywhere becomes its RFC 7644 error response. Handlers are synchronous, so each runs
+ * to its end before another request is served; only the generic profile's PATCH is not.
+ *
+ * `ctx.profile` decides what differs between Kestra and a plain RFC 7644 server: the filters
+ * accepted, the extra user attributes kept, ETags, what POST and PATCH answer, how attribute
+ * names are spelled and how PATCH is applied.
  */
 export function scimRoutes(ctx: ScimRoutesContext): Router {
-  const { store } = ctx;
+  const { store, profile } = ctx;
   const tokenDigest = digest(ctx.token);
   // JAX-RS (SCIMple) matches paths case-sensitively; so does this server.
   const router = express.Router({ caseSensitive: true });
+  const waitBeforeWrite = readWriteWindow(profile.patchDelayMs);
 
   const handle =
     (handler: (req: Request) => ScimResult) =>
@@ -124,6 +136,83 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
       }
       ctx.send(res, result);
     };
+  /** For the unlocked PATCH, which waits between its read and its write. */
+  const handleAsync =
+    (handler: (req: Request) => Promise<ScimResult>) =>
+    async (req: Request, res: Response): Promise<void> => {
+      let result: ScimResult;
+      try {
+        result = await handler(req);
+      } catch (error) {
+        if (!(error instanceof ScimError)) throw error;
+        result = errorResult(error);
+      }
+      ctx.send(res, result);
+    };
+
+  const present = (body: unknown): unknown => spellAttributes(body, profile.attributeCase);
+
+  const listResponse = (
+    page: PageRequest,
+    totalResults: number,
+    resources: unknown[],
+  ): ScimResult => ({
+    status: 200,
+    body: present({
+      schemas: [LIST_RESPONSE_SCHEMA],
+      totalResults,
+      itemsPerPage: resources.length,
+      startIndex: page.startIndex,
+      Resources: resources,
+    }),
+  });
+
+  // ETags (generic profile only; without them, If-Match and If-None-Match are ignored).
+  const etagOf = (version: number): string | undefined =>
+    profile.etags ? weakEtag(version) : undefined;
+  /** Throws 412 unless `If-Match` is absent, `*`, or names `version`. */
+  const precondition = (req: Request, what: string, version: number): void => {
+    if (!profile.etags) return;
+    const ifMatch = req.get('if-match');
+    if (ifMatch !== undefined && !etagMatches(ifMatch, version)) {
+      throw preconditionFailed(what, ifMatch, version);
+    }
+  };
+  const unlockedPatch = (req: Request, what: string): UnlockedPatch => ({
+    wait: waitBeforeWrite,
+    precondition: (version) => {
+      precondition(req, what, version);
+    },
+  });
+
+  /**
+   * The answer that carries one resource: `Location` on a create, `ETag` where versions are
+   * served, a 304 to a GET whose `If-None-Match` names the current version, and no body to a
+   * create when the profile answers with `Location` only.
+   */
+  const resourceAnswer = (
+    req: Request,
+    status: number,
+    location: string,
+    version: number,
+    body: unknown,
+  ): ScimResult => {
+    const etag = etagOf(version);
+    const headers = {
+      ...(status === 201 ? { Location: location } : {}),
+      ...(etag === undefined ? {} : { ETag: etag }),
+    };
+    const ifNoneMatch = req.method === 'GET' ? req.get('if-none-match') : undefined;
+    if (etag !== undefined && ifNoneMatch !== undefined && etagMatches(ifNoneMatch, version)) {
+      return { status: 304, headers };
+    }
+    const withBody = status !== 201 || profile.createAnswersResource;
+    return {
+      status,
+      ...(withBody ? { body: present(body) } : {}),
+      ...(Object.keys(headers).length === 0 ? {} : { headers }),
+    };
+  };
 
   const baseUrlOf = (req: Request): string =>
     `${req.protocol}://${req.get('host') ?? 'localhost'}${ctx.basePath}`;
@@ -161,7 +250,7 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
     '/ServiceProviderConfig',
     handle((req) => ({
       status: 200,
-      body: serviceProviderConfig(baseUrlOf(req), ctx.maxPageSize),
+      body: serviceProviderConfig(baseUrlOf(req), ctx.maxPageSize, profile.etags),
     })),
   );
   router.get(
@@ -202,7 +291,8 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
 
   const listUsers = (req: Request, query: ListQuery): ScimResult => {
     const text = filterText(query.filter);
-    const filter = text === undefined ? [] : parseFilter(text, USER_FILTER_ATTRIBUTES, USER_SCHEMA);
+    const filter =
+      text === undefined ? [] : parseFilter(text, profile.userFilterAttributes, USER_SCHEMA);
     const page = parsePageRequest(query.startIndex, query.count, ctx.maxPageSize);
     const projection = parseProjection(query.attributes, query.excludedAttributes, USER_SCHEMA);
     const found = store.listUsers(filter, page.startIndex, page.count);
@@ -210,7 +300,7 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
       page,
       found.totalResults,
       found.resources.map((u) =>
-        projectResource(renderUser(u, userLocation(req, u.id)), projection),
+        projectResource(renderUser(u, userLocation(req, u.id), etagOf(u.version)), projection),
       ),
     );
   };
@@ -219,12 +309,19 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
     const query = queryOf(req);
     const projection = parseProjection(query.attributes, query.excludedAttributes, USER_SCHEMA);
     const location = userLocation(req, user.id);
-    return {
-      status,
-      body: projectResource(renderUser(user, location), projection),
-      ...(status === 201 ? { headers: { Location: location } } : {}),
-    };
+    const body = projectResource(renderUser(user, location, etagOf(user.version)), projection);
+    return resourceAnswer(req, status, location, user.version, body);
   };
+  /** A user POST or PUT body; its extra attributes are kept only where the profile says so. */
+  const userBody = (body: unknown): { attributes: UserAttributes; extra: ExtraAttributes } => {
+    const attributes = parseUserBody(body);
+    const extra = profile.keepsExtraAttributes
+      ? extraAttributesOf(requireBodyObject(body))
+      : NO_EXTRA_ATTRIBUTES;
+    return { attributes, extra };
+  };
+  const userPatched = (req: Request, id: string): ScimResult =>
+    profile.patchAnswersResource ? userResult(req, 200, id) : { status: 204 };
 
   router.post(
     '/Users/.search',
@@ -237,7 +334,8 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
   router.post(
     '/Users',
     handle((req) => {
-      const { user } = store.createUser(parseUserBody(req.body));
+      const { attributes, extra } = userBody(req.body);
+      const { user } = store.createUser(attributes, true, extra);
       return userResult(req, 201, user.id);
     }),
   );
@@ -248,21 +346,37 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
   router.put(
     '/Users/:id',
     handle((req) => {
-      store.replaceUser(idOf(req), parseUserBody(req.body));
-      return userResult(req, 200, idOf(req));
+      const id = idOf(req);
+      const { attributes, extra } = userBody(req.body);
+      precondition(req, `User "${id}"`, store.getUser(id).version);
+      store.replaceUser(id, attributes, extra);
+      return userResult(req, 200, id);
     }),
   );
   router.patch(
     '/Users/:id',
-    handle((req) => {
-      store.patchUser(idOf(req), parsePatchRequest(req.body));
-      return { status: 204 };
-    }),
+    profile.patch === 'atomic'
+      ? handle((req) => {
+          const id = idOf(req);
+          const operations = parsePatchRequest(req.body);
+          precondition(req, `User "${id}"`, store.getUser(id).version);
+          store.patchUser(id, operations);
+          return userPatched(req, id);
+        })
+      : handleAsync(async (req) => {
+          const id = idOf(req);
+          const operations = parsePatchRequest(req.body);
+          const patch = unlockedPatch(req, `User "${id}"`);
+          await patchUserUnlocked(store, id, operations, profile.keepsExtraAttributes, patch);
+          return userPatched(req, id);
+        }),
   );
   router.delete(
     '/Users/:id',
     handle((req) => {
-      store.deleteUser(idOf(req));
+      const id = idOf(req);
+      precondition(req, `User "${id}"`, store.getUser(id).version);
+      store.deleteUser(id);
       return { status: 204 };
     }),
   );
@@ -273,7 +387,7 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
   const listGroups = (req: Request, query: ListQuery): ScimResult => {
     const text = filterText(query.filter);
     const filter =
-      text === undefined ? [] : parseFilter(text, GROUP_FILTER_ATTRIBUTES, GROUP_SCHEMA);
+      text === undefined ? [] : parseFilter(text, profile.groupFilterAttributes, GROUP_SCHEMA);
     const page = parsePageRequest(query.startIndex, query.count, ctx.maxPageSize);
     const projection = parseProjection(query.attributes, query.excludedAttributes, GROUP_SCHEMA);
     const withMembers = wantsAttribute(projection, 'members');
@@ -282,7 +396,10 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
       page,
       found.totalResults,
       found.resources.map((g) =>
-        projectResource(renderGroup(g, groupLocation(req, g.id), withMembers), projection),
+        projectResource(
+          renderGroup(g, groupLocation(req, g.id), withMembers, etagOf(g.version)),
+          projection,
+        ),
       ),
     );
   };
@@ -291,13 +408,18 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
     const query = queryOf(req);
     const projection = parseProjection(query.attributes, query.excludedAttributes, GROUP_SCHEMA);
     const location = groupLocation(req, group.id);
-    const rendered = renderGroup(group, location, wantsAttribute(projection, 'members'));
-    return {
+    const withMembers = wantsAttribute(projection, 'members');
+    const rendered = renderGroup(group, location, withMembers, etagOf(group.version));
+    return resourceAnswer(
+      req,
       status,
-      body: projectResource(rendered, projection),
-      ...(status === 201 ? { headers: { Location: location } } : {}),
-    };
+      location,
+      group.version,
+      projectResource(rendered, projection),
+    );
   };
+  const groupPatched = (req: Request, id: string): ScimResult =>
+    profile.patchAnswersResource ? groupResult(req, 200, id) : { status: 204 };
 
   router.post(
     '/Groups/.search',
@@ -321,22 +443,36 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
   router.put(
     '/Groups/:id',
     handle((req) => {
+      const id = idOf(req);
       const { attributes, members } = parseGroupBody(req.body);
-      store.replaceGroup(idOf(req), attributes, members);
-      return groupResult(req, 200, idOf(req));
+      precondition(req, `Group "${id}"`, store.getGroup(id).version);
+      store.replaceGroup(id, attributes, members);
+      return groupResult(req, 200, id);
     }),
   );
   router.patch(
     '/Groups/:id',
-    handle((req) => {
-      store.patchGroup(idOf(req), parsePatchRequest(req.body));
-      return { status: 204 };
-    }),
+    profile.patch === 'atomic'
+      ? handle((req) => {
+          const id = idOf(req);
+          const operations = parsePatchRequest(req.body);
+          precondition(req, `Group "${id}"`, store.getGroup(id).version);
+          store.patchGroup(id, operations);
+          return groupPatched(req, id);
+        })
+      : handleAsync(async (req) => {
+          const id = idOf(req);
+          const operations = parsePatchRequest(req.body);
+          await patchGroupUnlocked(store, id, operations, unlockedPatch(req, `Group "${id}"`));
+          return groupPatched(req, id);
+        }),
   );
   router.delete(
     '/Groups/:id',
     handle((req) => {
-      store.deleteGroup(idOf(req));
+      const id = idOf(req);
+      precondition(req, `Group "${id}"`, store.getGroup(id).version);
+      store.deleteGroup(id);
       return { status: 204 };
     }),
   );

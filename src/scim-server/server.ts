@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ConfigError, ScimError, describeError } from '../errors.js';
 import { FaultQueue } from './faults.js';
+import { MAX_PATCH_DELAY_MS, PROFILE_NAMES, serverProfile, type ProfileName } from './profile.js';
 import { RequestLog } from './request-log.js';
 import {
   SCIM_CONTENT_TYPE,
@@ -17,7 +18,7 @@ import { testApiRoutes } from './test-api.js';
 import type { FaultSpec } from './test-api-schema.js';
 import { webPageHandler } from './web-page-route.js';
 
-/** How to start a Kestra-compatible SCIM server. */
+/** How to start a Kestra-compatible (or, with `profile: 'generic'`, a plain) SCIM server. */
 export interface ScimServerOptions {
   /** TCP port; default 0 (a free port, see `baseUrl`). */
   port?: number;
@@ -35,6 +36,19 @@ export interface ScimServerOptions {
   testApi?: boolean;
   /** Serve the read-only demo page listing users and groups at `/` (no token); default false. */
   web?: boolean;
+  /**
+   * `kestra` (default): behave as Kestra's endpoint. `generic`: a plain RFC 7644 server that
+   * takes every freedom the RFCs leave: PATCH without locking, case-exact `userName eq`, PUT
+   * that clears what it omits, ETags, no `externalId` filter, POST without a body, PATCH with
+   * one, hard DELETE and lower-cased attribute names. See `ServerProfile`.
+   */
+  profile?: ProfileName;
+  /**
+   * Generic profile only: how long a PATCH waits between reading the resource and writing it
+   * back, widening the window in which concurrent PATCHes lose each other's changes. Default
+   * 0, which still yields one macrotask. At most 60000.
+   */
+  patchDelayMs?: number;
 }
 
 /** A started server. */
@@ -66,6 +80,24 @@ function checkOptions(options: ScimServerOptions): void {
   }
   if (maxPageSize !== undefined && !(Number.isInteger(maxPageSize) && maxPageSize >= 1)) {
     issues.push(`maxPageSize: ${maxPageSize} must be a positive integer`);
+  }
+  const { profile, patchDelayMs } = options;
+  if (profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(profile)) {
+    issues.push(`profile: "${profile}" must be one of ${PROFILE_NAMES.join(', ')}`);
+  }
+  if (patchDelayMs !== undefined) {
+    if (!(
+      Number.isInteger(patchDelayMs) &&
+      patchDelayMs >= 0 &&
+      patchDelayMs <= MAX_PATCH_DELAY_MS
+    )) {
+      issues.push(
+        `patchDelayMs: ${patchDelayMs} must be a whole number from 0 to ${MAX_PATCH_DELAY_MS}`,
+      );
+    } else if (profile !== 'generic') {
+      // Kestra's PATCH is atomic: a delay there would be silently meaningless.
+      issues.push("patchDelayMs: only the generic profile waits between a PATCH's read and write");
+    }
   }
   if (issues.length > 0) throw new ConfigError(issues);
 }
@@ -125,8 +157,9 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
   const integrationId = options.integrationId ?? 'demo';
   const basePath = `/api/v1/${tenant}/integrations/${integrationId}/scim/v2`;
   const testApi = options.testApi ?? false;
+  const profile = serverProfile(options.profile ?? 'kestra', options.patchDelayMs);
 
-  const store = new ScimStore();
+  const store = new ScimStore(profile);
   const log = new RequestLog();
   const faults = new FaultQueue();
   const closing = new AbortController();
@@ -155,11 +188,11 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
 
   if (options.web === true) {
     // Ahead of the request log and the faults: page reloads are not SCIM traffic.
-    app.get('/', webPageHandler({ store, tenant, integrationId, basePath }));
+    app.get('/', webPageHandler({ store, profile: profile.name, tenant, integrationId, basePath }));
   }
 
   if (testApi) {
-    app.use('/_test', testApiRoutes({ store, log, faults }));
+    app.use('/_test', testApiRoutes({ store, profile, log, faults }));
     app.use((req, res, next) => {
       const started = performance.now();
       const time = new Date().toISOString();
@@ -215,6 +248,7 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
     basePath,
     scimRoutes({
       store,
+      profile,
       basePath,
       tenant,
       integrationId,

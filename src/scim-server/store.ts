@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { EqualityTerm } from './filter.js';
 import type { MemberChange } from './member-draft.js';
 import { applyGroupPatch, applyUserPatch, type PatchOperation } from './patch.js';
-import type {
-  GroupAttributes,
-  MemberInput,
-  StoredGroup,
-  StoredUser,
-  UserAttributes,
+import {
+  NO_EXTRA_ATTRIBUTES,
+  type ExtraAttributes,
+  type GroupAttributes,
+  type MemberInput,
+  type StoredGroup,
+  type StoredUser,
+  type UserAttributes,
 } from './records.js';
 import { scimError } from './scim-response.js';
 
@@ -16,8 +18,30 @@ export const USER_FILTER_ATTRIBUTES = ['id', 'userName', 'externalId'] as const;
 /** Attributes a group list can be filtered on. */
 export const GROUP_FILTER_ATTRIBUTES = ['id', 'displayName', 'externalId'] as const;
 
-export type UserFilter = readonly EqualityTerm<(typeof USER_FILTER_ATTRIBUTES)[number]>[];
-export type GroupFilter = readonly EqualityTerm<(typeof GROUP_FILTER_ATTRIBUTES)[number]>[];
+export type UserFilterAttribute = (typeof USER_FILTER_ATTRIBUTES)[number];
+export type GroupFilterAttribute = (typeof GROUP_FILTER_ATTRIBUTES)[number];
+export type UserFilter = readonly EqualityTerm<UserFilterAttribute>[];
+export type GroupFilter = readonly EqualityTerm<GroupFilterAttribute>[];
+
+/** Where the two server profiles' stores differ (see `ServerProfile`). */
+export interface StoreRules {
+  /**
+   * `revoke-access`: Kestra's SCIM DELETE takes the user's access to this tenant away and keeps
+   * the global user and its id. `delete`: the user is gone, as on a plain RFC 7644 server.
+   */
+  readonly userDelete: 'revoke-access' | 'delete';
+  /**
+   * How `userName eq` compares. `case-exact` is a plain server that forgets RFC 7643 §4.1.1 in
+   * its filter while its uniqueness check still ignores case.
+   */
+  readonly userNameFilter: 'case-insensitive' | 'case-exact';
+}
+
+/** Kestra's rules. */
+export const KESTRA_STORE_RULES: StoreRules = {
+  userDelete: 'revoke-access',
+  userNameFilter: 'case-insensitive',
+};
 
 /** One page of a list, before rendering. */
 export interface Page<T> {
@@ -82,6 +106,9 @@ function page<T>(items: Iterable<T>, total: number, startIndex: number, count: n
  *
  * Indexes (lower-cased userName and displayName, externalId, member-to-groups) keep lookups
  * and membership changes independent of the number of users and groups.
+ *
+ * `StoreRules` switch the two places where a plain RFC 7644 server differs (user DELETE and the
+ * `userName` filter). Every write bumps the resource's `version`, whichever profile serves it.
  */
 export class ScimStore {
   /** False when the integration is switched off: every SCIM request is then refused. */
@@ -97,7 +124,10 @@ export class ScimStore {
   readonly #groupsByExternalId = new Map<string, Set<string>>();
   readonly #groupsOfUser = new Map<string, Set<string>>();
 
-  constructor(private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly rules: StoreRules = KESTRA_STORE_RULES,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   /** Forgets every user and group and switches the integration back on. */
   reset(): void {
@@ -123,7 +153,11 @@ export class ScimStore {
    * Creates a user, or gives a known global user (same userName) access to this tenant again:
    * that answers 201 with the user's old id, as Kestra does after a SCIM DELETE.
    */
-  createUser(attributes: UserAttributes, tenantAccess = true): CreatedUser {
+  createUser(
+    attributes: UserAttributes,
+    tenantAccess = true,
+    extra: ExtraAttributes = NO_EXTRA_ATTRIBUTES,
+  ): CreatedUser {
     const existingId = this.#userByName.get(attributes.userName.toLowerCase());
     const existing = existingId === undefined ? undefined : this.#users.get(existingId);
     if (existing !== undefined) {
@@ -134,7 +168,7 @@ export class ScimStore {
           'uniqueness',
         );
       }
-      this.#writeUser(existing, attributes);
+      this.#writeUser(existing, attributes, extra);
       if (tenantAccess) this.#grantAccess(existing);
       return { user: existing, restored: true };
     }
@@ -143,6 +177,8 @@ export class ScimStore {
       id: randomUUID(),
       attributes,
       tenantAccess: false,
+      extra,
+      version: 1,
       created: now,
       lastModified: now,
     };
@@ -153,26 +189,36 @@ export class ScimStore {
     return { user: row, restored: false };
   }
 
-  replaceUser(id: string, attributes: UserAttributes): StoredUser {
+  /** Whether a user with this id is visible over SCIM (has access to this tenant). */
+  hasUser(id: string): boolean {
+    return this.#tenantUsers.has(id);
+  }
+
+  /** Replaces every attribute: what `attributes` and `extra` leave out is cleared. */
+  replaceUser(
+    id: string,
+    attributes: UserAttributes,
+    extra: ExtraAttributes = NO_EXTRA_ATTRIBUTES,
+  ): StoredUser {
     const row = this.#accessibleUser(id);
-    this.#writeUser(row, attributes);
+    this.#writeUser(row, attributes, extra);
     return row;
   }
 
+  /** Kestra's PATCH: applied to the current attributes in one step, so it never loses a write. */
   patchUser(id: string, operations: readonly PatchOperation[]): StoredUser {
     const row = this.#accessibleUser(id);
-    this.#writeUser(row, applyUserPatch(row.attributes, operations));
+    this.#writeUser(row, applyUserPatch(row.attributes, operations), row.extra);
     return row;
   }
 
   /**
-   * Kestra's SCIM DELETE: the user loses access to this tenant and its memberships here, but
-   * the global user (and its id) stays.
+   * Kestra's SCIM DELETE (`revoke-access`): the user loses access to this tenant and its
+   * memberships here, but the global user (and its id) stays. With `delete` it is gone.
    */
   deleteUser(id: string): void {
     const row = this.#accessibleUser(id);
-    row.tenantAccess = false;
-    row.lastModified = this.now();
+    const now = this.now();
     this.#tenantUsers.delete(id);
     const groupIds = this.#groupsOfUser.get(id);
     this.#groupsOfUser.delete(id);
@@ -180,16 +226,27 @@ export class ScimStore {
       const group = this.#groups.get(groupId);
       if (group === undefined) continue;
       group.members.delete(id);
-      group.lastModified = row.lastModified;
+      group.lastModified = now;
+      group.version += 1;
     }
+    if (this.rules.userDelete === 'delete') {
+      this.#users.delete(id);
+      this.#userByName.delete(row.attributes.userName.toLowerCase());
+      removeFromIndex(this.#usersByExternalId, row.attributes.externalId, id);
+      return;
+    }
+    row.tenantAccess = false;
+    row.lastModified = now;
+    row.version += 1;
   }
 
   listUsers(filter: UserFilter, startIndex: number, count: number): Page<StoredUser> {
     if (filter.length === 0) {
       return page(this.#tenantUsers.values(), this.#tenantUsers.size, startIndex, count);
     }
+    const caseExact = this.rules.userNameFilter === 'case-exact';
     const matches = this.#userCandidates(filter).filter(
-      (row) => row.tenantAccess && filter.every((term) => userMatches(row, term)),
+      (row) => row.tenantAccess && filter.every((term) => userMatches(row, term, caseExact)),
     );
     return page(matches, matches.length, startIndex, count);
   }
@@ -211,7 +268,7 @@ export class ScimStore {
   }
 
   /** Stores new attributes after checking that the userName is still unique. */
-  #writeUser(row: UserRow, attributes: UserAttributes): void {
+  #writeUser(row: UserRow, attributes: UserAttributes, extra: ExtraAttributes): void {
     const oldName = row.attributes.userName.toLowerCase();
     const newName = attributes.userName.toLowerCase();
     if (newName !== oldName) {
@@ -228,7 +285,9 @@ export class ScimStore {
     removeFromIndex(this.#usersByExternalId, row.attributes.externalId, row.id);
     addToIndex(this.#usersByExternalId, attributes.externalId, row.id);
     row.attributes = attributes;
+    row.extra = extra;
     row.lastModified = this.now();
+    row.version += 1;
   }
 
   /** The rows the most selective term can match, found through an index. */
@@ -263,6 +322,7 @@ export class ScimStore {
       id: randomUUID(),
       attributes,
       members: new Map(),
+      version: 1,
       created: now,
       lastModified: now,
     };
@@ -347,6 +407,7 @@ export class ScimStore {
     row.attributes = attributes;
     this.#applyMembers(row, change);
     row.lastModified = this.now();
+    row.version += 1;
   }
 
   #applyMembers(row: GroupRow, change: MemberChange): void {
@@ -394,13 +455,18 @@ function membersOf(members: readonly MemberInput[]): MemberChange {
   };
 }
 
-/** userName is case-insensitive (RFC 7643 §4.1.1); id and externalId are case-exact. */
-function userMatches(row: StoredUser, term: UserFilter[number]): boolean {
+/**
+ * userName is case-insensitive (RFC 7643 §4.1.1) unless `caseExact` imitates a server that
+ * compares it as stored; id and externalId are case-exact.
+ */
+function userMatches(row: StoredUser, term: UserFilter[number], caseExact: boolean): boolean {
   switch (term.attribute) {
     case 'id':
       return row.id === term.value;
     case 'userName':
-      return row.attributes.userName.toLowerCase() === term.value.toLowerCase();
+      return caseExact
+        ? row.attributes.userName === term.value
+        : row.attributes.userName.toLowerCase() === term.value.toLowerCase();
     case 'externalId':
       return row.attributes.externalId === term.value;
   }

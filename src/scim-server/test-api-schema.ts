@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROFILE_NAMES } from './profile.js';
 
 /**
  * The inspection API's messages, shared by the server (which validates what it receives) and
@@ -59,8 +60,19 @@ export const seedUserSchema = z.strictObject({
     )
     .default([]),
   active: z.boolean().default(true),
-  /** Whether the user has access to this tenant (is visible over SCIM). Default false. */
-  tenantAccess: z.boolean().default(false),
+  /**
+   * Whether the user has access to this tenant (is visible over SCIM). Default false in the
+   * kestra profile; the generic profile knows no users without access, so there it defaults
+   * to true and false is refused.
+   */
+  tenantAccess: z.boolean().optional(),
+  /**
+   * Attributes beyond those above, as a client would send them (`title`, `phoneNumbers`,
+   * `name: { formatted }`, an extension container...). Kept by the generic profile; the
+   * kestra profile ignores them, as it ignores them over SCIM. Never a password, nor an
+   * attribute that has its own field here.
+   */
+  extra: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type SeedUserInput = z.input<typeof seedUserSchema>;
@@ -77,6 +89,8 @@ export const stateUserSchema = z.object({
   ),
   active: z.boolean(),
   tenantAccess: z.boolean(),
+  /** Attributes beyond those above (generic profile only; always empty in the kestra one). */
+  extra: z.record(z.string(), z.unknown()),
   created: z.string(),
   lastModified: z.string(),
 });
@@ -99,6 +113,15 @@ export const stateSchema = z.object({
 });
 
 export type ScimServerState = z.output<typeof stateSchema>;
+
+/** What `GET /_test/info` reports: which profile this server plays. */
+export const serverInfoSchema = z.object({
+  profile: z.enum(PROFILE_NAMES),
+  /** The generic profile's wait between a PATCH's read and write; 0 for kestra. */
+  patchDelayMs: z.number().int(),
+});
+
+export type ScimServerInfo = z.output<typeof serverInfoSchema>;
 export type StateUser = z.output<typeof stateUserSchema>;
 export type StateGroup = z.output<typeof stateGroupSchema>;
 

@@ -1,18 +1,25 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import { extraAttributesOf, isKeptElsewhere } from './extra-attributes.js';
 import type { FaultQueue } from './faults.js';
+import { isPasswordPath } from './password-guard.js';
+import type { ServerProfile } from './profile.js';
+import { NO_EXTRA_ATTRIBUTES, type ExtraAttributes } from './records.js';
 import type { RequestLog } from './request-log.js';
 import type { ScimStore } from './store.js';
 import {
   faultSpecSchema,
   integrationSwitchSchema,
   seedUserSchema,
+  type ScimServerInfo,
   type ScimServerState,
+  type SeedUserInput,
 } from './test-api-schema.js';
 
 /** What the inspection API reads and resets. */
 export interface TestApiContext {
   readonly store: ScimStore;
+  readonly profile: ServerProfile;
   readonly log: RequestLog;
   readonly faults: FaultQueue;
 }
@@ -33,6 +40,7 @@ export function snapshot(store: ScimStore): ScimServerState {
       ...user.attributes,
       emails: [...user.attributes.emails],
       tenantAccess: user.tenantAccess,
+      extra: { ...user.extra },
       created: user.created.toISOString(),
       lastModified: user.lastModified.toISOString(),
     })),
@@ -46,6 +54,19 @@ export function snapshot(store: ScimStore): ScimServerState {
   };
 }
 
+/** The seed's extra attributes as the profile keeps them, or why they cannot be seeded. */
+function seedExtra(
+  extra: SeedUserInput['extra'],
+  profile: ServerProfile,
+): ExtraAttributes | string {
+  if (extra === undefined) return NO_EXTRA_ATTRIBUTES;
+  for (const key of Object.keys(extra)) {
+    if (isPasswordPath(key)) return `extra.${key}: the server never stores a password`;
+    if (isKeptElsewhere(key)) return `extra.${key}: not an extra attribute; use its own field`;
+  }
+  return profile.keepsExtraAttributes ? extraAttributesOf(extra) : NO_EXTRA_ATTRIBUTES;
+}
+
 /**
  * The inspection and fault-injection API under `/_test/`: no auth, and mounted only when the
  * server is started with the test API on. Never part of what Kestra offers.
@@ -56,6 +77,14 @@ export function testApiRoutes(ctx: TestApiContext): Router {
 
   router.get('/state', (_req, res) => {
     res.json(snapshot(ctx.store));
+  });
+
+  router.get('/info', (_req, res) => {
+    const info: ScimServerInfo = {
+      profile: ctx.profile.name,
+      patchDelayMs: ctx.profile.patchDelayMs,
+    };
+    res.json(info);
   });
 
   router.get('/requests', (req, res) => {
@@ -100,6 +129,20 @@ export function testApiRoutes(ctx: TestApiContext): Router {
   router.post('/users', (req, res) => {
     const seed = parseBody(seedUserSchema, req, res);
     if (seed === undefined) return;
+    // Without Kestra's tenant access, a user either exists over SCIM or does not exist.
+    const accessOptional = ctx.profile.userDelete === 'revoke-access';
+    const tenantAccess = seed.tenantAccess ?? !accessOptional;
+    if (!tenantAccess && !accessOptional) {
+      res.status(400).json({
+        error: `tenantAccess: the ${ctx.profile.name} profile has no users without tenant access`,
+      });
+      return;
+    }
+    const extra = seedExtra(seed.extra, ctx.profile);
+    if (typeof extra === 'string') {
+      res.status(400).json({ error: extra });
+      return;
+    }
     const { user } = ctx.store.createUser(
       {
         userName: seed.userName,
@@ -109,7 +152,8 @@ export function testApiRoutes(ctx: TestApiContext): Router {
         emails: seed.emails,
         active: seed.active,
       },
-      seed.tenantAccess,
+      tenantAccess,
+      extra,
     );
     res.status(201).json({ id: user.id });
   });

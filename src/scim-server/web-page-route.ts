@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { ProfileName } from './profile.js';
 import type { StoredUser } from './records.js';
 import type { ScimStore } from './store.js';
 import { renderWebPage, type WebPageUser, type WebPageView } from './web-page.js';
@@ -6,6 +7,7 @@ import { renderWebPage, type WebPageUser, type WebPageView } from './web-page.js
 /** What the demo page needs to know besides the store. */
 export interface WebPageContext {
   readonly store: ScimStore;
+  readonly profile: ProfileName;
   readonly tenant: string;
   readonly integrationId: string;
   readonly basePath: string;
@@ -48,6 +50,7 @@ export function webPageView(context: WebPageContext, now: Date = new Date()): We
     members: Array.from(group.members.keys(), (id) => userNames.get(id) ?? id).sort(byText),
   }));
   return {
+    profile: context.profile,
     tenant: context.tenant,
     integrationId: context.integrationId,
     basePath: context.basePath,

@@ -1,3 +1,5 @@
+import type { ProfileName } from './profile.js';
+
 /** One user row of the demo page. */
 export interface WebPageUser {
   readonly userName: string;
@@ -18,6 +20,8 @@ export interface WebPageGroup {
 
 /** Everything the demo page shows: one tenant's users and groups, as the SCIM side holds them. */
 export interface WebPageView {
+  /** Names the server in the heading, so nobody mistakes a generic server for Kestra's. */
+  readonly profile: ProfileName;
   readonly tenant: string;
   readonly integrationId: string;
   /** The SCIM base path clients talk to, shown so a reader knows which endpoint this mirrors. */
@@ -124,7 +128,7 @@ export function renderWebPage(view: WebPageView): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<h1>Kestra-compatible SCIM server: tenant ${escapeHtml(view.tenant)}</h1>
+<h1>${view.profile === 'generic' ? 'Generic RFC 7644' : 'Kestra-compatible'} SCIM server: tenant ${escapeHtml(view.tenant)}</h1>
 <p class="meta">Integration <code>${escapeHtml(view.integrationId)}</code> at <code>${escapeHtml(view.basePath)}</code>. Updated ${escapeHtml(view.generatedAt.toISOString())}; reloads every ${view.refreshSeconds} s.</p>
 ${status}
 <h2>Users (${view.users.length})</h2>
