@@ -15,6 +15,7 @@ import type { StateStore } from '../state/state-store.js';
 import type { Outcome } from '../sync/work-queue.js';
 import {
   advance,
+  fingerprint,
   legacyDateFrom,
   newEvents,
   windowStart,
@@ -86,6 +87,8 @@ export class PollSource {
   private readonly streams: Stream[];
   /** When the last poll of a stream completed (epoch ms); 0 before the first. */
   private lastPolled = 0;
+  /** Events without a numeric `time` already reported (see `reportUntimed`). */
+  private readonly reportedUntimed = new Set<string>();
 
   constructor(
     private readonly api: EventApi,
@@ -166,18 +169,18 @@ export class PollSource {
     const checkpoint = this.load(stream, startedAt);
     this.assertWithinRetention(stream, checkpoint, startedAt);
 
-    const fetched = await this.fetchWindow(stream, checkpoint);
+    const { events: fetched, untimed } = await this.fetchWindow(stream, checkpoint);
     const modern = checkpoint.modern || fetched.some((event) => event.id !== undefined);
     const fresh = newEvents(fetched, checkpoint, this.options.overlapMs);
+    for (const raw of untimed) this.reportUntimed(stream, raw);
 
     const work: Promise<Outcome>[] = [];
     for (const event of fresh) {
       this.hooks.onReceived?.(stream.name);
       const meaning = stream.toHints(event.raw);
       if ('error' in meaning) {
-        // Keycloak stays the truth: a malformed event is reported and skipped, the resync repairs.
-        this.options.logger?.error({ stream: stream.name, time: event.time }, meaning.error);
-        this.hooks.onMalformed?.(meaning.error);
+        // Skipped, yet part of `fresh`: the checkpoint moves past it like past any other event.
+        this.reportMalformed(stream, event.time, meaning.error);
         continue;
       }
       if ('ignored' in meaning) {
@@ -196,21 +199,52 @@ export class PollSource {
     return fresh.length;
   }
 
-  /** Reads every event from the window's start on, whatever order the server uses. */
-  private async fetchWindow(stream: Stream, checkpoint: SavedCheckpoint): Promise<StoredEvent[]> {
+  /**
+   * Reads every event from the window's start on, whatever order the server uses. Events without
+   * a numeric `time` cannot be placed in the window: they come back apart, to be reported.
+   */
+  private async fetchWindow(
+    stream: Stream,
+    checkpoint: SavedCheckpoint,
+  ): Promise<{ events: StoredEvent[]; untimed: unknown[] }> {
     const from = windowStart(checkpoint, this.options.overlapMs);
     const events: StoredEvent[] = [];
+    const untimed: unknown[] = [];
     const query: EventWindowQuery = checkpoint.modern
       ? { dateFrom: String(from), direction: 'asc' }
       : { dateFrom: legacyDateFrom(from) };
     for await (const raw of stream.fetch(query)) {
       const event = storedEventOf(raw);
-      if (event === undefined) continue;
+      if (event === undefined) {
+        untimed.push(raw);
+        continue;
+      }
       // Newest first (before 26.2): the first event behind the window means the rest are too.
       if (event.time < from && !checkpoint.modern) break;
       events.push(event);
     }
-    return events;
+    return { events, untimed };
+  }
+
+  /**
+   * Reports an event without a numeric `time` once per process: the checkpoint cannot hold it
+   * (it has no place in the window), so every poll reads it again, and it must not count again.
+   */
+  private reportUntimed(stream: Stream, raw: unknown): void {
+    const key = `${stream.name}:${fingerprint({ time: 0, raw })}`;
+    if (this.reportedUntimed.has(key)) return;
+    this.reportedUntimed.add(key);
+    this.hooks.onReceived?.(stream.name);
+    const meaning = stream.toHints(raw);
+    const reason =
+      'error' in meaning ? meaning.error : `malformed ${stream.name} event: time: not a number`;
+    this.reportMalformed(stream, undefined, reason);
+  }
+
+  /** Keycloak stays the truth: a malformed event is reported and skipped, the resync repairs. */
+  private reportMalformed(stream: Stream, time: number | undefined, reason: string): void {
+    this.options.logger?.error({ stream: stream.name, time }, reason);
+    this.hooks.onMalformed?.(reason);
   }
 
   private assertWithinRetention(stream: Stream, checkpoint: SavedCheckpoint, now: number): void {

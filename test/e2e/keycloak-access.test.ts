@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { userEventSchema } from '../../src/domain/keycloak-event.js';
 import { PermanentError, TransientError } from '../../src/errors.js';
 import { createKeycloakReader } from '../../src/keycloak/keycloak-reader.js';
 import { freePort } from '../support/free-port.js';
@@ -9,6 +11,12 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const item of items) all.push(item);
   return all;
+}
+
+/** The reader yields events unvalidated; the relay's one user-event schema reads them. */
+const storedUserEvent = userEventSchema.extend({ details: z.unknown() });
+async function userEventsOf(events: AsyncIterable<unknown>) {
+  return (await collect(events)).map((event) => storedUserEvent.parse(event));
 }
 
 /** Keycloak 26.2 added epoch-millisecond dates, `direction` and event ids. */
@@ -177,7 +185,7 @@ describe('Keycloak access: login, renewal and refusals', () => {
       max: 10_000,
     });
     expect(expected.length).toBeGreaterThanOrEqual(21);
-    const read = await collect(
+    const read = await userEventsOf(
       reader.userEvents({ types: ['CLIENT_LOGIN'], client: 'scim-relay' }),
     );
     const key = (event: { time?: number | undefined; details?: unknown }) =>
@@ -189,11 +197,13 @@ describe('Keycloak access: login, renewal and refusals', () => {
   it('accepts the date formats this Keycloak version documents, as strings', async () => {
     const reader = await createKeycloakReader(realm.relay);
     const today = new Date(Date.now() - 24 * 3600 * 1000).toISOString().slice(0, 10);
-    const byDay = await collect(reader.userEvents({ types: ['CLIENT_LOGIN'], dateFrom: today }));
+    const byDay = await userEventsOf(
+      reader.userEvents({ types: ['CLIENT_LOGIN'], dateFrom: today }),
+    );
     expect(byDay.length).toBeGreaterThan(0);
     const epoch = String(Date.now() - 3_600_000);
     if (hasEventIds(facts.keycloakVersion)) {
-      const ascending = await collect(
+      const ascending = await userEventsOf(
         reader.userEvents({ types: ['CLIENT_LOGIN'], dateFrom: epoch, direction: 'asc' }),
       );
       expect(ascending.length).toBe(byDay.length);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { adminEventSchema } from '../../src/domain/keycloak-event.js';
 import { createKeycloakReader, type KeycloakReader } from '../../src/keycloak/keycloak-reader.js';
 import {
   addMemberships,
@@ -20,6 +21,11 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const item of items) all.push(item);
   return all;
+}
+
+/** The reader yields stored events unvalidated; the relay's one admin-event schema reads them. */
+async function adminEventsOf(events: AsyncIterable<unknown>) {
+  return (await collect(events)).map((event) => adminEventSchema.parse(event));
 }
 
 function yesterday(): string {
@@ -164,7 +170,7 @@ describe('Keycloak readers against a seeded realm', () => {
   });
 
   it('pages through the stored admin events with type filters and a day-string dateFrom', async () => {
-    const created = await collect(
+    const created = await adminEventsOf(
       reader.adminEvents({
         resourceTypes: ['USER'],
         operationTypes: ['CREATE'],
@@ -179,7 +185,7 @@ describe('Keycloak readers against a seeded realm', () => {
     expect(created.every((event) => event.representation?.includes('"username"') === true)).toBe(
       true,
     );
-    const joined = await collect(
+    const joined = await adminEventsOf(
       reader.adminEvents({
         resourceTypes: ['GROUP_MEMBERSHIP'],
         resourcePath: `users/${firstUser.id}/*`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pagedEvents, type PagedEvent } from '../../src/keycloak/event-paging.js';
+import { pagedEvents, pagingFieldsOf, type PagedEvent } from '../../src/keycloak/event-paging.js';
 import { paged } from '../../src/keycloak/paging.js';
 
 interface FakeEvent extends PagedEvent {
@@ -112,5 +112,28 @@ describe('pagedEvents', () => {
     await expect(collect(pagedEvents(() => Promise.resolve([]), 0))).rejects.toThrow(
       /pageSize must be a positive integer/,
     );
+  });
+});
+
+describe('pagedEvents and malformed events', () => {
+  it('yields an event it cannot page by (no numeric time) instead of failing the listing', async () => {
+    const events: unknown[] = [
+      { id: 'a', time: 3 },
+      { id: 'b', time: 2 },
+      { id: 'no-time', time: 'yesterday' },
+      null,
+      { id: 'c', time: 2 },
+      { id: 'd', time: 1 },
+    ];
+    const read = await collect(
+      pagedEvents((first, max) => Promise.resolve(events.slice(first, first + max)), 2),
+    );
+    expect(read).toEqual(events);
+  });
+
+  it('reads only time and id, each where it has the right type', () => {
+    expect(pagingFieldsOf({ time: 5, id: 'x', operationType: 1 })).toEqual({ time: 5, id: 'x' });
+    expect(pagingFieldsOf({ time: '5', id: 7 })).toEqual({});
+    expect(pagingFieldsOf('not an event')).toEqual({});
   });
 });
