@@ -120,6 +120,10 @@ export class AmqpSource {
       await channel.cancel(this.consumerTag).catch(() => undefined);
     }
     await Promise.allSettled([...this.inFlight]);
+    // Close the channel before the connection: a quorum queue that sees the connection end right
+    // after the last acks may return those messages instead (RabbitMQ 3.10 does), and every
+    // message finished during the stop would be delivered again.
+    await channel?.close().catch(() => undefined);
     await this.model?.close().catch(() => undefined);
   }
 
