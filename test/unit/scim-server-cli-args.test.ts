@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { parseScimServerArgs } from '../../src/scim-server/cli-args.js';
+import { USAGE, parseScimServerArgs } from '../../src/scim-server/cli-args.js';
 
 const noFiles = (path: string): string => {
   throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
@@ -91,5 +91,40 @@ describe('parseScimServerArgs', () => {
 
   it('refuses unknown options', () => {
     expect(configError(['--token', 't', '--verbose']).issues[0]).toContain('--verbose');
+  });
+});
+
+describe('parseScimServerArgs: profiles', () => {
+  it('reads --profile and --patch-delay-ms', () => {
+    expect(
+      parseScimServerArgs(
+        ['--token', 't', '--profile', 'generic', '--patch-delay-ms', '50'],
+        noFiles,
+      ),
+    ).toEqual({
+      kind: 'start',
+      options: { token: 't', testApi: false, profile: 'generic', patchDelayMs: 50 },
+    });
+    expect(parseScimServerArgs(['--token', 't', '--profile=kestra'], noFiles)).toEqual({
+      kind: 'start',
+      options: { token: 't', testApi: false, profile: 'kestra' },
+    });
+  });
+
+  it('refuses an unknown profile, a bad delay, and a delay without the generic profile', () => {
+    expect(configError(['--token', 't', '--profile', 'okta']).issues).toEqual([
+      '--profile: "okta" is not one of kestra, generic',
+    ]);
+    expect(
+      configError(['--token', 't', '--profile', 'generic', '--patch-delay-ms', '1.5']).issues,
+    ).toEqual(['--patch-delay-ms: "1.5" is not a whole number']);
+    expect(configError(['--token', 't', '--patch-delay-ms', '10']).issues).toEqual([
+      '--patch-delay-ms: only applies with --profile generic',
+    ]);
+  });
+
+  it('documents both flags in the usage text', () => {
+    expect(USAGE).toContain('--profile <name>');
+    expect(USAGE).toContain('--patch-delay-ms <ms>');
   });
 });
