@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { createKeycloakReader } from '../../src/keycloak/keycloak-reader.js';
 import { readJwtExpiry } from '../../src/keycloak/jwt-expiry.js';
@@ -49,6 +50,26 @@ describe('the e2e stack and the demo realm', () => {
     );
     const realm = await admin.realms.findOne({ realm: facts.demoRealm });
     expect(realm?.attributes).toMatchObject({ adminEventsExpiration: '604800' });
+    expect(realm?.editUsernameAllowed).toBe(true);
+  });
+
+  it('lets an admin rename a user in the demo realm, as the console offers it', async () => {
+    const admin = masterAdminClient(facts, facts.demoRealm);
+    const username = `rename-${randomUUID().slice(0, 8)}`;
+    const { id } = await admin.users.create({ username, enabled: true });
+    try {
+      // The admin console makes the field editable exactly when this metadata says so.
+      const before = await admin.users.findOne({ id, userProfileMetadata: true });
+      const field = before?.userProfileMetadata?.attributes?.find(
+        (attribute) => attribute.name === 'username',
+      );
+      expect(field?.readOnly).toBe(false);
+
+      await admin.users.update({ id }, { ...before, username: `${username}-renamed` });
+      expect((await admin.users.findOne({ id }))?.username).toBe(`${username}-renamed`);
+    } finally {
+      await admin.users.del({ id });
+    }
   });
 
   it('gives the scim-relay service account exactly view-users and view-events', async () => {

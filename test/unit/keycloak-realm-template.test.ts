@@ -18,6 +18,10 @@ describe('the demo realm template', () => {
     );
   });
 
+  it('lets usernames be edited, so the demo can show a rename reaching SCIM', async () => {
+    expect(await loadDemoRealm()).toMatchObject({ editUsernameAllowed: true });
+  });
+
   it('gives the scim-relay service account only view-users and view-events', async () => {
     const realm = await loadDemoRealm();
     const client = realm.clients?.find((candidate) => candidate.clientId === 'scim-relay');
