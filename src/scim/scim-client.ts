@@ -9,6 +9,7 @@ import {
   type ResponseObserver,
   type ScimHttpOptions,
   type ScimRequest,
+  type ScimResponse,
 } from './scim-http.js';
 import {
   SCHEMA_GROUP,
@@ -40,24 +41,33 @@ export interface ScimClientHooks {
   readonly signal?: AbortSignal;
 }
 
-/** A create's outcome: `adopted` when the resource already existed and is now ours to manage. */
-export interface Created<T> {
-  readonly resource: T;
-  readonly adopted: boolean;
+/** A write that depends on what was read: sent with `If-Match` when the server has ETags. */
+export interface WriteCondition {
+  readonly ifMatch?: string | undefined;
 }
 
 type Kind = 'Users' | 'Groups';
 
 /**
- * The relay's SCIM client: CRUD, filtered listing across pages, member deltas, and
- * `/ServiceProviderConfig`, with retries on transient failures.
+ * The relay's SCIM client: create, read, PATCH, DELETE, filtered listing across pages, and
+ * `/ServiceProviderConfig`, with retries on transient failures. It never sends a PUT, which on
+ * an RFC 7644 server clears every attribute it omits.
+ *
+ * It trusts no server more than the RFC makes it: filter hits are checked on this side (a
+ * server may ignore a filter it does not support, or compare `userName` case-sensitively),
+ * attribute names are read case-insensitively, and a create without a body is read through its
+ * `Location`.
  *
  * Creates are never blindly repeated. A POST whose outcome is unknown (a timeout, a reset
- * connection) may have been applied, so before each retry, and on a 409, the client looks the
- * resource up by its unique name and adopts what it finds instead of creating a duplicate.
+ * connection) may have been applied, so before each retry the client looks the name up; a
+ * resource found then, like a 409, is reported as a `ScimError` 409 for the caller to decide
+ * whose it is: deciding ownership is not the transport's business.
  */
 export class ScimClient {
   private readonly http: ScimHttp;
+  /** Learnt from the server: false once it refused an `externalId` filter. */
+  private externalIdFilters = true;
+  private etags: Promise<boolean> | undefined;
 
   constructor(
     private readonly options: ScimClientOptions,
@@ -70,16 +80,26 @@ export class ScimClient {
     return this.http.endpoint;
   }
 
+  /** Members per PATCH, as configured. */
+  get memberBatchSize(): number {
+    return this.options.memberBatchSize;
+  }
+
+  /** Whether `externalId eq` filters work here; false once the server refused one. */
+  get filtersOnExternalId(): boolean {
+    return this.externalIdFilters;
+  }
+
   // Users
 
-  createUser(user: ScimUserInput): Promise<Created<ScimUser>> {
+  /** Creates a user; a `ScimError` 409 when its userName is taken (see the class notes). */
+  createUser(user: ScimUserInput): Promise<ScimUser> {
     return this.create<ScimUser>(
       'Users',
       { schemas: [SCHEMA_USER], ...user },
-      {
-        describe: `userName ${JSON.stringify(user.userName)}`,
-        findExisting: () => this.findUserByUserName(user.userName),
-      },
+      user,
+      `userName ${JSON.stringify(user.userName)}`,
+      () => this.findUserByUserName(user.userName),
     );
   }
 
@@ -87,43 +107,59 @@ export class ScimClient {
     return this.get<ScimUser>('Users', id);
   }
 
-  replaceUser(id: string, user: ScimUserInput): Promise<ScimUser> {
-    return this.replace<ScimUser>('Users', id, { schemas: [SCHEMA_USER], ...user });
-  }
-
-  patchUser(id: string, operations: readonly ScimPatchOperation[]): Promise<void> {
-    return this.patch('Users', id, operations);
+  patchUser(
+    id: string,
+    operations: readonly ScimPatchOperation[],
+    condition: WriteCondition = {},
+  ): Promise<void> {
+    return this.patch('Users', id, operations, condition);
   }
 
   /** `false` when the user was already gone. In Kestra this removes the user's tenant access. */
-  deleteUser(id: string): Promise<boolean> {
-    return this.delete('Users', id);
+  deleteUser(id: string, condition: WriteCondition = {}): Promise<boolean> {
+    return this.delete('Users', id, condition);
   }
 
   listUsers(filter?: ScimFilter): AsyncGenerator<ScimUser> {
     return this.list<ScimUser>('Users', filter);
   }
 
-  /** `userName` is case-insensitive in SCIM; the server's filter handles that. */
-  findUserByUserName(userName: string): Promise<ScimUser | undefined> {
-    return this.findOne(this.listUsers(eq('userName', userName)));
+  /**
+   * The user whose userName equals `userName` regardless of case, as the RFC makes userName
+   * unique. The server's `eq` may be case-sensitive (it need not find `Alice` for `alice`):
+   * with `exhaustive`, or when the server cannot filter, every user is compared here.
+   */
+  findUserByUserName(
+    userName: string,
+    how: { readonly exhaustive?: boolean } = {},
+  ): Promise<ScimUser | undefined> {
+    const matches = (u: ScimUser): boolean => sameName(u.userName, userName);
+    if (how.exhaustive === true) return this.findOne(this.listUsers(), matches);
+    return this.findFiltered(
+      () => this.listUsers(eq('userName', userName)),
+      () => this.listUsers(),
+      matches,
+    );
   }
 
+  /** Undefined also when the server cannot filter on `externalId`, which RFC 7643 allows. */
   findUserByExternalId(externalId: string): Promise<ScimUser | undefined> {
-    return this.findOne(this.listUsers(eq('externalId', externalId)));
+    return this.findByExternalId(
+      () => this.listUsers(eq('externalId', externalId)),
+      (u) => u.externalId === externalId,
+    );
   }
 
   // Groups
 
-  /** Groups are created empty; members follow as PATCH deltas. */
-  createGroup(group: ScimGroupInput): Promise<Created<ScimGroup>> {
+  /** Creates an empty group; a `ScimError` 409 when its displayName is taken. */
+  createGroup(group: ScimGroupInput): Promise<ScimGroup> {
     return this.create<ScimGroup>(
       'Groups',
       { schemas: [SCHEMA_GROUP], ...group },
-      {
-        describe: `displayName ${JSON.stringify(group.displayName)}`,
-        findExisting: () => this.findGroupByDisplayName(group.displayName),
-      },
+      group,
+      `displayName ${JSON.stringify(group.displayName)}`,
+      () => this.findGroupByDisplayName(group.displayName),
     );
   }
 
@@ -131,16 +167,16 @@ export class ScimClient {
     return this.get<ScimGroup>('Groups', id, options.withMembers === false ? 'members' : undefined);
   }
 
-  replaceGroup(id: string, group: ScimGroupInput): Promise<ScimGroup> {
-    return this.replace<ScimGroup>('Groups', id, { schemas: [SCHEMA_GROUP], ...group });
+  patchGroup(
+    id: string,
+    operations: readonly ScimPatchOperation[],
+    condition: WriteCondition = {},
+  ): Promise<void> {
+    return this.patch('Groups', id, operations, condition);
   }
 
-  patchGroup(id: string, operations: readonly ScimPatchOperation[]): Promise<void> {
-    return this.patch('Groups', id, operations);
-  }
-
-  deleteGroup(id: string): Promise<boolean> {
-    return this.delete('Groups', id);
+  deleteGroup(id: string, condition: WriteCondition = {}): Promise<boolean> {
+    return this.delete('Groups', id, condition);
   }
 
   /** Lists groups; without members by default, which keeps large tenants cheap to page. */
@@ -155,31 +191,41 @@ export class ScimClient {
     );
   }
 
-  findGroupByDisplayName(displayName: string): Promise<ScimGroup | undefined> {
-    return this.findOne(this.listGroups(eq('displayName', displayName)));
+  /** displayName is unique regardless of case in Kestra; compared here, whatever the server does. */
+  findGroupByDisplayName(
+    displayName: string,
+    how: { readonly exhaustive?: boolean } = {},
+  ): Promise<ScimGroup | undefined> {
+    const matches = (g: ScimGroup): boolean => sameName(g.displayName, displayName);
+    if (how.exhaustive === true) return this.findOne(this.listGroups(), matches);
+    return this.findFiltered(
+      () => this.listGroups(eq('displayName', displayName)),
+      () => this.listGroups(),
+      matches,
+    );
   }
 
   findGroupByExternalId(externalId: string): Promise<ScimGroup | undefined> {
-    return this.findOne(this.listGroups(eq('externalId', externalId)));
+    return this.findByExternalId(
+      () => this.listGroups(eq('externalId', externalId)),
+      (g) => g.externalId === externalId,
+    );
   }
 
-  /** Adds members in batches of `memberBatchSize`, one PATCH per batch. */
-  async addMembers(groupId: string, userIds: readonly string[]): Promise<void> {
-    for (const batch of chunks(userIds, this.options.memberBatchSize)) {
-      await this.patchGroup(groupId, [
-        { op: 'add', path: 'members', value: batch.map((value) => ({ value })) },
-      ]);
+  /**
+   * One PATCH of a group's members: adds in one `add` operation, removes one filtered `remove`
+   * each. RFC 7644 applies them in order and atomically. The caller keeps it within the batch
+   * size and never sends two to one group at once (see `GroupMemberWriter`).
+   */
+  patchMembers(groupId: string, add: readonly string[], remove: readonly string[]): Promise<void> {
+    const operations: ScimPatchOperation[] = [];
+    if (add.length > 0) {
+      operations.push({ op: 'add', path: 'members', value: add.map((value) => ({ value })) });
     }
-  }
-
-  /** Removes members, one filtered `remove` operation per member, batched per PATCH. */
-  async removeMembers(groupId: string, userIds: readonly string[]): Promise<void> {
-    for (const batch of chunks(userIds, this.options.memberBatchSize)) {
-      await this.patchGroup(
-        groupId,
-        batch.map((id) => ({ op: 'remove', path: `members[value eq ${JSON.stringify(id)}]` })),
-      );
+    for (const id of remove) {
+      operations.push({ op: 'remove', path: `members[value eq ${JSON.stringify(id)}]` });
     }
+    return this.patchGroup(groupId, operations);
   }
 
   // Server
@@ -193,6 +239,21 @@ export class ScimClient {
     return summarizeServiceProvider(body);
   }
 
+  /**
+   * Whether to send `If-Match`: only when `/ServiceProviderConfig` says ETags are supported
+   * (RFC 7644 §3.14). Asked once; a failed ask is asked again next time.
+   */
+  etagsSupported(): Promise<boolean> {
+    this.etags ??= this.serviceProviderConfig().then(
+      (config) => config.etag,
+      (error: unknown) => {
+        this.etags = undefined;
+        throw error;
+      },
+    );
+    return this.etags;
+  }
+
   async close(): Promise<void> {
     await this.http.close();
   }
@@ -202,44 +263,33 @@ export class ScimClient {
   private async create<T extends { id: string }>(
     kind: Kind,
     body: object,
-    how: { describe: string; findExisting: () => Promise<T | undefined> },
-  ): Promise<Created<T>> {
-    const operation = `POST /${kind} (${how.describe})`;
+    input: object,
+    describe: string,
+    findExisting: () => Promise<T | undefined>,
+  ): Promise<T> {
+    const operation = `POST /${kind} (${describe})`;
     let outcomeUnknown = false;
-    try {
-      const resource = await withRetry(async () => {
-        // The previous attempt may have been applied before its answer was lost.
-        if (outcomeUnknown) {
-          const existing = await how.findExisting();
-          if (existing !== undefined) return { resource: existing, adopted: true };
-        }
-        try {
-          const created = await this.http.send({
-            method: 'POST',
-            path: `/${kind}`,
-            body,
-            operation,
-          });
-          return { resource: asResource(created.body, operation) as T, adopted: false };
-        } catch (error) {
-          outcomeUnknown = isTransient(error) && !(error instanceof ScimError);
-          throw error;
-        }
-      }, this.retryOptions(operation));
-      return resource;
-    } catch (error) {
-      if (error instanceof ScimError && error.status === 409) {
-        const existing = await how.findExisting();
+    return withRetry(async () => {
+      // The previous attempt may have been applied before its answer was lost.
+      if (outcomeUnknown) {
+        const existing = await findExisting();
         if (existing !== undefined) {
-          this.hooks.logger?.info(
-            { kind, id: existing.id },
-            `adopted existing SCIM resource (${how.describe})`,
-          );
-          return { resource: existing, adopted: true };
+          throw new ScimError({
+            status: 409,
+            scimType: 'uniqueness',
+            operation,
+            detail: `SCIM ${kind === 'Users' ? 'user' : 'group'} ${existing.id} has this name, maybe created by an earlier attempt whose answer was lost`,
+          });
         }
       }
-      throw error;
-    }
+      try {
+        const created = await this.http.send({ method: 'POST', path: `/${kind}`, body, operation });
+        return createdResource(created, input, operation) as T;
+      } catch (error) {
+        outcomeUnknown = isTransient(error) && !(error instanceof ScimError);
+        throw error;
+      }
+    }, this.retryOptions(operation));
   }
 
   private async get<T>(
@@ -247,54 +297,43 @@ export class ScimClient {
     id: string,
     excludedAttributes?: string,
   ): Promise<T | undefined> {
+    const operation = `GET /${kind}/${id}`;
     try {
-      const body = await this.call({
+      const response = await this.send({
         method: 'GET',
         path: `/${kind}/${encodeURIComponent(id)}`,
         query: { excludedAttributes },
-        operation: `GET /${kind}/${id}`,
+        operation,
       });
-      return asResource(body, `GET /${kind}/${id}`) as T;
+      return withVersion(asResource(response.body, operation), response.etag) as T;
     } catch (error) {
       if (error instanceof ScimError && error.status === 404) return undefined;
       throw error;
     }
   }
 
-  private async replace<T extends { id: string }>(
-    kind: Kind,
-    id: string,
-    body: object,
-  ): Promise<T> {
-    const operation = `PUT /${kind}/${id}`;
-    const result = await this.call({
-      method: 'PUT',
-      path: `/${kind}/${encodeURIComponent(id)}`,
-      body,
-      operation,
-    });
-    return asResource(result, operation) as T;
-  }
-
   private async patch(
     kind: Kind,
     id: string,
     operations: readonly ScimPatchOperation[],
+    condition: WriteCondition,
   ): Promise<void> {
     if (operations.length === 0) return;
     await this.call({
       method: 'PATCH',
       path: `/${kind}/${encodeURIComponent(id)}`,
       body: { schemas: [SCHEMA_PATCH_OP], Operations: operations },
+      ifMatch: condition.ifMatch,
       operation: `PATCH /${kind}/${id}`,
     });
   }
 
-  private async delete(kind: Kind, id: string): Promise<boolean> {
+  private async delete(kind: Kind, id: string, condition: WriteCondition): Promise<boolean> {
     try {
       await this.call({
         method: 'DELETE',
         path: `/${kind}/${encodeURIComponent(id)}`,
+        ifMatch: condition.ifMatch,
         operation: `DELETE /${kind}/${id}`,
       });
       return true;
@@ -325,20 +364,58 @@ export class ScimClient {
     }
   }
 
-  private async findOne<T>(results: AsyncGenerator<T>): Promise<T | undefined> {
+  /** The first resource that really matches; a server that ignored the filter costs pages. */
+  private async findOne<T>(
+    results: AsyncGenerator<T>,
+    matches: (resource: T) => boolean,
+  ): Promise<T | undefined> {
     for await (const resource of results) {
+      if (!matches(resource)) continue;
       await results.return(undefined);
       return resource;
     }
     return undefined;
   }
 
+  /** A filtered lookup; when the server refuses the filter (400), every resource is compared. */
+  private async findFiltered<T>(
+    filtered: () => AsyncGenerator<T>,
+    all: () => AsyncGenerator<T>,
+    matches: (resource: T) => boolean,
+  ): Promise<T | undefined> {
+    try {
+      return await this.findOne(filtered(), matches);
+    } catch (error) {
+      if (!(error instanceof ScimError && error.status === 400)) throw error;
+      return this.findOne(all(), matches);
+    }
+  }
+
+  private async findByExternalId<T>(
+    filtered: () => AsyncGenerator<T>,
+    matches: (resource: T) => boolean,
+  ): Promise<T | undefined> {
+    if (!this.externalIdFilters) return undefined;
+    try {
+      return await this.findOne(filtered(), matches);
+    } catch (error) {
+      if (!(error instanceof ScimError && error.status === 400)) throw error;
+      this.externalIdFilters = false;
+      this.hooks.logger?.warn(
+        { error: describeError(error) },
+        'the SCIM server refuses externalId filters; relying on the relay’s id map and names',
+      );
+      return undefined;
+    }
+  }
+
   /** A retried exchange whose body is returned as-is. */
-  private call(req: ScimRequest): Promise<unknown> {
-    return withRetry(
-      async () => (await this.http.send(req)).body,
-      this.retryOptions(req.operation),
-    );
+  private async call(req: ScimRequest): Promise<unknown> {
+    return (await this.send(req)).body;
+  }
+
+  private send(req: ScimRequest): Promise<ScimResponse> {
+    return withRetry(() => this.http.send(req), this.retryOptions(req.operation));
   }
 
   private retryOptions(operation: string): Parameters<typeof withRetry>[1] {
@@ -356,17 +433,63 @@ export class ScimClient {
   }
 }
 
-function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+function sameName(a: string | undefined, b: string): boolean {
+  return typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * The resource a POST created. RFC 7644 §3.3 says the body SHOULD carry it; `Location` is the
+ * one pointer a server must give, so without a body the resource is what was sent, with the id
+ * from there.
+ */
+function createdResource(
+  response: ScimResponse,
+  input: object,
+  operation: string,
+): { id: string } {
+  const body = response.body;
+  if (isRecord(body) && typeof body['id'] === 'string') {
+    return withVersion(body as { id: string }, response.etag);
+  }
+  const id = response.location === undefined ? undefined : lastPathSegment(response.location);
+  if (id === undefined) {
+    throw new ScimError({
+      status: 502,
+      operation,
+      detail: 'the response carries neither a resource with an "id" nor a Location',
+    });
+  }
+  return withVersion({ ...input, id }, response.etag);
+}
+
+function lastPathSegment(location: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(location, 'http://relative.invalid').pathname;
+  } catch {
+    return undefined;
+  }
+  const segment = path
+    .split('/')
+    .filter((part) => part !== '')
+    .at(-1);
+  return segment === undefined ? undefined : decodeURIComponent(segment);
+}
+
+/** Keeps the ETag with the resource, from `meta.version` or else the `ETag` header. */
+function withVersion<T extends { id: string }>(resource: T, etag: string | undefined): T {
+  const meta = (resource as { meta?: { version?: unknown } }).meta;
+  if (typeof meta?.version === 'string' || etag === undefined) return resource;
+  return { ...resource, meta: { ...(isRecord(meta) ? meta : {}), version: etag } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 /** Checks the one thing every resource must have; the rest is the server's word. */
 function asResource(body: unknown, operation: string): { id: string } {
-  if (
-    typeof body !== 'object' ||
-    body === null ||
-    typeof (body as { id?: unknown }).id !== 'string'
-  ) {
+  if (!isRecord(body) || typeof body['id'] !== 'string') {
     throw new ScimError({
       status: 502,
       operation,
@@ -377,23 +500,18 @@ function asResource(body: unknown, operation: string): { id: string } {
 }
 
 function asListResponse<T>(body: unknown, operation: string): ScimListResponse<T> {
-  if (
-    typeof body !== 'object' ||
-    body === null ||
-    typeof (body as { totalResults?: unknown }).totalResults !== 'number'
-  ) {
+  if (!isRecord(body) || typeof body['totalResults'] !== 'number') {
     throw new ScimError({
       status: 502,
       operation,
       detail: 'the response is not a SCIM ListResponse',
     });
   }
-  return body as ScimListResponse<T>;
+  return body as unknown as ScimListResponse<T>;
 }
 
 function summarizeServiceProvider(body: unknown): ServiceProviderSummary {
-  const record = (value: unknown): Record<string, unknown> =>
-    typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const record = (value: unknown): Record<string, unknown> => (isRecord(value) ? value : {});
   const config = record(body);
   const supported = (name: string): boolean => record(config[name])['supported'] === true;
   const maxResults = record(config['filter'])['maxResults'];

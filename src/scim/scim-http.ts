@@ -3,6 +3,7 @@ import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici'
 import { PermanentError, ScimError, TransientError } from '../errors.js';
 import { errorCode, isTlsTrustCode } from '../net-errors.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
+import { canonicalAttributeNames } from './attribute-names.js';
 import { SCHEMA_ERROR } from './scim-types.js';
 
 /** How to reach the SCIM endpoint. */
@@ -28,13 +29,20 @@ export interface ScimRequest {
   readonly path: string;
   readonly query?: Readonly<Record<string, string | number | undefined>>;
   readonly body?: unknown;
+  /** `If-Match`: the write applies only if the resource still has this ETag (RFC 7644 §3.14). */
+  readonly ifMatch?: string | undefined;
   /** Says what is being done, for error messages: `POST /Users (userName "alice")`. */
   readonly operation: string;
 }
 
 export interface ScimResponse {
   readonly status: number;
+  /** The parsed JSON body with its attribute names in canonical case; undefined when empty. */
   readonly body: unknown;
+  /** `Location` of a created resource: the one pointer RFC 7644 guarantees. */
+  readonly location: string | undefined;
+  /** `ETag` of the resource, when the server sends one. */
+  readonly etag: string | undefined;
 }
 
 /** Called once per HTTP exchange, for metrics. `status` is 0 when no response came. */
@@ -89,6 +97,7 @@ export class ScimHttp {
           authorization: this.authorization,
           accept: 'application/scim+json, application/json',
           ...(req.body === undefined ? {} : { 'content-type': 'application/scim+json' }),
+          ...(req.ifMatch === undefined ? {} : { 'if-match': req.ifMatch }),
         },
         ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
         // A hard ceiling over connect + headers + body, whatever undici's own timers do.
@@ -108,9 +117,15 @@ export class ScimHttp {
     }
     this.observe(req.method, response.statusCode);
 
-    const body = parseJson(text);
+    // RFC 7643 §2.1: attribute names are case-insensitive; the relay reads canonical ones.
+    const body = canonicalAttributeNames(parseJson(text));
     if (response.statusCode >= 200 && response.statusCode < 300) {
-      return { status: response.statusCode, body };
+      return {
+        status: response.statusCode,
+        body,
+        location: firstHeader(response.headers['location']),
+        etag: firstHeader(response.headers['etag']),
+      };
     }
     throw scimErrorFrom(req.operation, response.statusCode, body, text, response.headers);
   }
@@ -118,6 +133,10 @@ export class ScimHttp {
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function parseJson(text: string): unknown {

@@ -43,31 +43,29 @@ beforeEach(async () => {
 const user = (userName: string) => ({ userName, externalId: `kc-${userName}`, active: true });
 
 describe('ScimClient against the Kestra-compatible server', () => {
-  it('creates, reads, replaces, patches and deletes a user', async () => {
+  it('creates, reads, patches and deletes a user, and never sends a PUT', async () => {
     const scim = client();
-    const { resource, adopted } = await scim.createUser({
+    const created = await scim.createUser({
       ...user('alice'),
       name: { givenName: 'Alice', familyName: 'Liddell' },
       emails: [{ value: 'alice@example.org', primary: true }],
     });
-    expect(adopted).toBe(false);
-    expect((await scim.getUser(resource.id))?.userName).toBe('alice');
+    expect((await scim.getUser(created.id))?.userName).toBe('alice');
 
-    await scim.replaceUser(resource.id, { ...user('alice'), active: false });
-    expect((await scim.getUser(resource.id))?.active).toBe(false);
+    await scim.patchUser(created.id, [{ op: 'replace', path: 'active', value: false }]);
+    expect((await scim.getUser(created.id))?.active).toBe(false);
 
-    await scim.patchUser(resource.id, [{ op: 'replace', path: 'active', value: true }]);
-    expect((await scim.getUser(resource.id))?.active).toBe(true);
-
-    expect(await scim.deleteUser(resource.id)).toBe(true);
-    expect(await scim.getUser(resource.id)).toBeUndefined();
-    expect(await scim.deleteUser(resource.id)).toBe(false);
+    expect(await scim.deleteUser(created.id)).toBe(true);
+    expect(await scim.getUser(created.id)).toBeUndefined();
+    expect(await scim.deleteUser(created.id)).toBe(false);
+    expect((await control.requests()).some((r) => r.method === 'PUT')).toBe(false);
   });
 
   it('walks every page of a listing, past the server’s own page cap', async () => {
     const scim = client();
     const names = Array.from({ length: 23 }, (_, i) => `user-${String(i).padStart(2, '0')}`);
     for (const name of names) await scim.createUser(user(name));
+    await control.clearRequests();
     const listed: string[] = [];
     for await (const u of scim.listUsers()) listed.push(u.userName);
     expect(listed.sort()).toEqual(names);
@@ -80,43 +78,65 @@ describe('ScimClient against the Kestra-compatible server', () => {
     const scim = client();
     const awkward = 'o"brien\\ops@example.org';
     const created = await scim.createUser(user(awkward));
-    expect((await scim.findUserByUserName(awkward.toUpperCase()))?.id).toBe(created.resource.id);
-    expect((await scim.findUserByExternalId(`kc-${awkward}`))?.id).toBe(created.resource.id);
+    expect((await scim.findUserByUserName(awkward.toUpperCase()))?.id).toBe(created.id);
+    expect((await scim.findUserByExternalId(`kc-${awkward}`))?.id).toBe(created.id);
     expect(await scim.findUserByExternalId(`KC-${awkward}`)).toBeUndefined();
 
     const group = await scim.createGroup({ displayName: '/R&D "core"/a+b', externalId: 'g-1' });
-    expect((await scim.findGroupByDisplayName('/R&D "core"/a+b'))?.id).toBe(group.resource.id);
-    expect((await scim.findGroupByExternalId('g-1'))?.id).toBe(group.resource.id);
+    expect((await scim.findGroupByDisplayName('/R&D "core"/a+b'))?.id).toBe(group.id);
+    expect((await scim.findGroupByExternalId('g-1'))?.id).toBe(group.id);
   });
 
-  it('adds and removes members in bounded batches', async () => {
+  it('checks filter hits itself: a server that ignores the filter cannot hand it a stranger', async () => {
+    const scim = client();
+    const stranger = await scim.createUser(user('stranger'));
+    // A server that ignores filters answers every lookup with everything it has.
+    const everything = {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+      totalResults: 1,
+      itemsPerPage: 1,
+      startIndex: 1,
+      Resources: [{ id: stranger.id, userName: 'stranger', externalId: 'kc-stranger' }],
+    };
+    await control.injectFaults({ status: 200, body: everything, method: 'GET', count: 2 });
+    expect(await scim.findUserByUserName('alice')).toBeUndefined();
+    expect(await scim.findUserByExternalId('kc-alice')).toBeUndefined();
+  });
+
+  it('patches members with adds and filtered removes in one request', async () => {
     const scim = client();
     const ids: string[] = [];
-    for (const name of ['a', 'b', 'c', 'd', 'e'])
-      ids.push((await scim.createUser(user(name))).resource.id);
-    const group = (await scim.createGroup({ displayName: 'team' })).resource;
+    for (const name of ['a', 'b', 'c']) ids.push((await scim.createUser(user(name))).id);
+    const group = await scim.createGroup({ displayName: 'team' });
+    await scim.patchMembers(group.id, ids, []);
     await control.clearRequests();
-
-    await scim.addMembers(group.id, ids);
+    await scim.patchMembers(group.id, [], [ids[0] ?? '', ids[1] ?? '']);
     const patches = (await control.requests()).filter((r) => r.method === 'PATCH');
-    expect(patches).toHaveLength(3);
-    expect(patches.every((p) => p.status === 204)).toBe(true);
-    let members = (await scim.getGroup(group.id))?.members?.map((m) => m.value);
-    expect(members?.sort()).toEqual([...ids].sort());
-
-    await scim.removeMembers(group.id, [ids[0] ?? '', ids[1] ?? '']);
-    members = (await scim.getGroup(group.id))?.members?.map((m) => m.value);
-    expect(members?.sort()).toEqual(ids.slice(2).sort());
+    expect(patches).toHaveLength(1);
+    const members = (await scim.getGroup(group.id))?.members?.map((m) => m.value);
+    expect(members).toEqual([ids[2]]);
   });
 
   it('reads the service provider’s capabilities', async () => {
-    const summary = await client().serviceProviderConfig();
+    const scim = client();
+    const summary = await scim.serviceProviderConfig();
     expect(summary).toMatchObject({
       patch: true,
       bulk: false,
       changePassword: false,
       filter: true,
+      etag: false,
     });
+    expect(await scim.etagsSupported()).toBe(false);
+  });
+
+  it('reports a taken name as a 409 for the caller to judge, never adopting on its own', async () => {
+    const scim = client();
+    await scim.createUser(user('dup'));
+    const error: unknown = await scim.createUser(user('DUP')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ScimError);
+    expect((error as ScimError).status).toBe(409);
+    expect((await control.state()).users).toHaveLength(1);
   });
 });
 
@@ -160,15 +180,14 @@ describe('ScimClient failure handling', () => {
     const scim = client();
     await control.injectFaults({ drop: true, count: 1 });
     const created = await scim.createGroup({ displayName: 'after-reset' });
-    expect(created.adopted).toBe(false);
-    expect((await control.state()).groups).toHaveLength(1);
+    expect((await control.state()).groups.map((g) => g.id)).toEqual([created.id]);
   });
 
   it('times out a response slower than the timeout, and retries', async () => {
     const scim = client({ timeoutMs: 300 });
     await control.injectFaults({ latencyMs: 1_500, count: 1, method: 'GET' });
     const u = await scim.createUser(user('slowpoke'));
-    expect((await scim.getUser(u.resource.id))?.userName).toBe('slowpoke');
+    expect((await scim.getUser(u.id))?.userName).toBe('slowpoke');
     const gets = (await control.requests()).filter((r) => r.method === 'GET');
     expect(gets.length).toBe(2);
   });
@@ -205,28 +224,113 @@ describe('ScimClient failure handling', () => {
     expect(await control.requests()).toHaveLength(1);
   });
 
-  it('adopts the existing resource after a 409 instead of failing or duplicating', async () => {
-    const scim = client();
-    const first = await scim.createUser(user('dup'));
-    const second = await scim.createUser(user('DUP'));
-    expect(second.adopted).toBe(true);
-    expect(second.resource.id).toBe(first.resource.id);
-    const group1 = await scim.createGroup({ displayName: 'ops' });
-    const group2 = await scim.createGroup({ displayName: 'ops' });
-    expect(group2).toEqual({
-      resource: expect.objectContaining({ id: group1.resource.id }) as unknown,
-      adopted: true,
-    });
-  });
-
   it('does not repeat a POST blindly when its answer was lost after the server applied it', async () => {
     const scim = client();
     await control.injectFaults({ drop: true, phase: 'after', method: 'POST', count: 1 });
-    const created = await scim.createUser(user('lost-answer'));
-    expect(created.adopted).toBe(true);
+    // The retry finds the user the lost answer created and reports the name as taken: whose it
+    // is, and whether to take it over, is the caller's decision.
+    const error: unknown = await scim.createUser(user('lost-answer')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ScimError);
+    expect((error as ScimError).status).toBe(409);
+    expect((error as ScimError).detail).toMatch(/earlier attempt/);
     const state = await control.state();
     expect(state.users.filter((u) => u.userName === 'lost-answer')).toHaveLength(1);
     const posts = (await control.requests()).filter((r) => r.method === 'POST');
     expect(posts).toHaveLength(1);
+  });
+});
+
+describe('ScimClient against a plain RFC 7644 server (generic profile)', () => {
+  let generic: RunningScimServer;
+  let genericControl: ScimServerControl;
+  const genericClient = (): ScimClient => {
+    const created = new ScimClient({
+      baseUrl: generic.baseUrl,
+      token,
+      timeoutMs: 2_000,
+      connectTimeoutMs: 1_000,
+      maxConnections: 4,
+      pageSize: 7,
+      memberBatchSize: 2,
+      retry: { maxAttempts: 2, minDelayMs: 20, maxDelayMs: 50, maxElapsedMs: 5_000 },
+    });
+    clients.push(created);
+    return created;
+  };
+  beforeAll(async () => {
+    generic = await startScimServer({ token, testApi: true, profile: 'generic', maxPageSize: 5 });
+    genericControl = new ScimServerControl(generic.origin);
+  });
+  afterAll(async () => {
+    await generic.close();
+  });
+  beforeEach(async () => {
+    await genericControl.reset();
+  });
+
+  it('takes the id from Location when a create answers without a body', async () => {
+    const scim = genericClient();
+    const created = await scim.createUser({ ...user('located'), name: { givenName: 'Lo' } });
+    expect(created.userName).toBe('located');
+    const [post] = (await genericControl.requests()).filter((r) => r.method === 'POST');
+    expect(post?.status).toBe(201);
+    expect((await genericControl.state()).users.map((u) => u.id)).toEqual([created.id]);
+  });
+
+  it('reads attribute names in any case (RFC 7643 §2.1)', async () => {
+    const scim = genericClient();
+    const created = await scim.createUser({
+      ...user('cased'),
+      name: { givenName: 'Case', familyName: 'Less' },
+      emails: [{ value: 'c@example.org', primary: true }],
+    });
+    const read = await scim.getUser(created.id);
+    expect(read).toMatchObject({
+      userName: 'cased',
+      externalId: 'kc-cased',
+      name: { givenName: 'Case', familyName: 'Less' },
+      emails: [expect.objectContaining({ value: 'c@example.org', primary: true }) as unknown],
+      active: true,
+    });
+    const listed: string[] = [];
+    for await (const u of scim.listUsers()) listed.push(u.userName);
+    expect(listed).toEqual(['cased']);
+  });
+
+  it('finds a userName the server’s case-sensitive eq misses only when asked to look everywhere', async () => {
+    const scim = genericClient();
+    await genericControl.seedUser({ userName: 'Alice', tenantAccess: true });
+    expect(await scim.findUserByUserName('alice')).toBeUndefined();
+    expect((await scim.findUserByUserName('alice', { exhaustive: true }))?.userName).toBe('Alice');
+  });
+
+  it('falls back to the id map when the server refuses externalId filters', async () => {
+    const scim = genericClient();
+    await scim.createUser(user('ext'));
+    expect(scim.filtersOnExternalId).toBe(true);
+    expect(await scim.findUserByExternalId('kc-ext')).toBeUndefined();
+    expect(scim.filtersOnExternalId).toBe(false);
+    // Not asked again: the next lookup costs no request.
+    await genericControl.clearRequests();
+    expect(await scim.findGroupByExternalId('g')).toBeUndefined();
+    expect(await genericControl.requests()).toHaveLength(0);
+  });
+
+  it('keeps the ETag, and a write with a stale If-Match is refused with 412', async () => {
+    const scim = genericClient();
+    expect(await scim.etagsSupported()).toBe(true);
+    const created = await scim.createUser(user('tagged'));
+    const read = await scim.getUser(created.id);
+    const version = read?.meta?.version;
+    expect(version).toMatch(/^W\/"/);
+    await scim.patchUser(created.id, [{ op: 'replace', path: 'active', value: false }], {
+      ifMatch: version,
+    });
+    const error: unknown = await scim
+      .deleteUser(created.id, { ifMatch: version })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ScimError);
+    expect((error as ScimError).status).toBe(412);
+    expect(await scim.getUser(created.id)).toBeDefined();
   });
 });
