@@ -47,9 +47,14 @@ export class StateStore {
     // FULL: a checkpoint that was reported written survives a power cut.
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
-    db.exec(SCHEMA);
+    migrate(db);
     this.statements = {
       getUser: db.prepare<[string], UserRow>('SELECT * FROM users WHERE keycloak_id = ?'),
+      userByScimId: db.prepare<[string], UserRow>('SELECT * FROM users WHERE scim_id = ?'),
+      // One SCIM resource is one entity's: a new owner takes it from the old one.
+      releaseUserScimId: db.prepare<[string, string]>(
+        'DELETE FROM users WHERE scim_id = ? AND keycloak_id <> ?',
+      ),
       putUser: db.prepare<[string, string, string]>(
         `INSERT INTO users (keycloak_id, scim_id, user_name) VALUES (?, ?, ?)
          ON CONFLICT (keycloak_id) DO UPDATE SET scim_id = excluded.scim_id, user_name = excluded.user_name`,
@@ -57,6 +62,10 @@ export class StateStore {
       deleteUser: db.prepare<[string]>('DELETE FROM users WHERE keycloak_id = ?'),
       allUsers: db.prepare<[], UserRow>('SELECT * FROM users'),
       getGroup: db.prepare<[string], GroupRow>('SELECT * FROM groups WHERE keycloak_id = ?'),
+      groupByScimId: db.prepare<[string], GroupRow>('SELECT * FROM groups WHERE scim_id = ?'),
+      releaseGroupScimId: db.prepare<[string, string]>(
+        'DELETE FROM groups WHERE scim_id = ? AND keycloak_id <> ?',
+      ),
       putGroup: db.prepare<[string, string, string, string | null]>(
         `INSERT INTO groups (keycloak_id, scim_id, display_name, parent_id) VALUES (?, ?, ?, ?)
          ON CONFLICT (keycloak_id) DO UPDATE SET scim_id = excluded.scim_id,
@@ -82,6 +91,27 @@ export class StateStore {
       unpark: db.prepare<[string]>('DELETE FROM parked WHERE key = ?'),
       allParked: db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY first_failed_at'),
       countParked: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM parked'),
+      memberListKnown: db.prepare<[string], { one: number }>(
+        'SELECT 1 AS one FROM member_lists WHERE group_scim_id = ?',
+      ),
+      markMemberList: db.prepare<[string]>(
+        'INSERT OR IGNORE INTO member_lists (group_scim_id) VALUES (?)',
+      ),
+      unmarkMemberList: db.prepare<[string]>('DELETE FROM member_lists WHERE group_scim_id = ?'),
+      membersOf: db.prepare<[string], { user_scim_id: string }>(
+        'SELECT user_scim_id FROM members WHERE group_scim_id = ?',
+      ),
+      groupsOfMember: db.prepare<[string], { group_scim_id: string }>(
+        'SELECT group_scim_id FROM members WHERE user_scim_id = ?',
+      ),
+      addMember: db.prepare<[string, string]>(
+        'INSERT OR IGNORE INTO members (group_scim_id, user_scim_id) VALUES (?, ?)',
+      ),
+      removeMember: db.prepare<[string, string]>(
+        'DELETE FROM members WHERE group_scim_id = ? AND user_scim_id = ?',
+      ),
+      clearMembers: db.prepare<[string]>('DELETE FROM members WHERE group_scim_id = ?'),
+      forgetMember: db.prepare<[string]>('DELETE FROM members WHERE user_scim_id = ?'),
     };
   }
 
@@ -97,8 +127,18 @@ export class StateStore {
     return row === undefined ? undefined : userFromRow(row);
   }
 
+  /** The user a SCIM user belongs to, by the id map. */
+  userByScimId(scimId: string): UserRecord | undefined {
+    const row = this.statements.userByScimId.get(scimId);
+    return row === undefined ? undefined : userFromRow(row);
+  }
+
+  /** Maps a Keycloak user to a SCIM user; no other Keycloak user keeps that SCIM user. */
   putUser(record: UserRecord): void {
-    this.statements.putUser.run(record.keycloakId, record.scimId, record.userName);
+    this.transaction(() => {
+      this.statements.releaseUserScimId.run(record.scimId, record.keycloakId);
+      this.statements.putUser.run(record.keycloakId, record.scimId, record.userName);
+    });
   }
 
   forgetUser(keycloakId: string): void {
@@ -114,13 +154,23 @@ export class StateStore {
     return row === undefined ? undefined : groupFromRow(row);
   }
 
+  /** The group a SCIM group belongs to, by the id map. */
+  groupByScimId(scimId: string): GroupRecord | undefined {
+    const row = this.statements.groupByScimId.get(scimId);
+    return row === undefined ? undefined : groupFromRow(row);
+  }
+
+  /** Maps a Keycloak group to a SCIM group; no other Keycloak group keeps that SCIM group. */
   putGroup(record: GroupRecord): void {
-    this.statements.putGroup.run(
-      record.keycloakId,
-      record.scimId,
-      record.displayName,
-      record.parentId ?? null,
-    );
+    this.transaction(() => {
+      this.statements.releaseGroupScimId.run(record.scimId, record.keycloakId);
+      this.statements.putGroup.run(
+        record.keycloakId,
+        record.scimId,
+        record.displayName,
+        record.parentId ?? null,
+      );
+    });
   }
 
   forgetGroup(keycloakId: string): void {
@@ -187,8 +237,53 @@ export class StateStore {
     return this.statements.countParked.get()?.n ?? 0;
   }
 
+  // What the relay knows a SCIM group's members are: its own writes, and full listings.
+
+  /** The members of a SCIM group, when the relay knows them all; undefined when it does not. */
+  knownMembers(groupScimId: string): Set<string> | undefined {
+    if (this.statements.memberListKnown.get(groupScimId) === undefined) return undefined;
+    return new Set(this.statements.membersOf.all(groupScimId).map((row) => row.user_scim_id));
+  }
+
+  /** Records a group's whole member list, as read from the SCIM side or created empty. */
+  putMembers(groupScimId: string, userScimIds: Iterable<string>): void {
+    this.transaction(() => {
+      this.statements.clearMembers.run(groupScimId);
+      for (const userId of userScimIds) this.statements.addMember.run(groupScimId, userId);
+      this.statements.markMemberList.run(groupScimId);
+    });
+  }
+
+  /** Records a member change the SCIM side confirmed. */
+  changeMembers(groupScimId: string, add: Iterable<string>, remove: Iterable<string>): void {
+    this.transaction(() => {
+      for (const userId of add) this.statements.addMember.run(groupScimId, userId);
+      for (const userId of remove) this.statements.removeMember.run(groupScimId, userId);
+    });
+  }
+
+  /** Forgets a group's members: it was deleted, or its list can no longer be trusted. */
+  forgetMembers(groupScimId: string): void {
+    this.transaction(() => {
+      this.statements.clearMembers.run(groupScimId);
+      this.statements.unmarkMemberList.run(groupScimId);
+    });
+  }
+
+  /** The SCIM groups the relay knows a SCIM user is a member of. */
+  groupsOfMember(userScimId: string): string[] {
+    return this.statements.groupsOfMember.all(userScimId).map((row) => row.group_scim_id);
+  }
+
+  /** A deleted SCIM user leaves every group (the SCIM server drops its memberships). */
+  forgetMember(userScimId: string): void {
+    this.statements.forgetMember.run(userScimId);
+  }
+
   /** Runs `work` in one transaction: all of its writes land, or none. */
   transaction<T>(work: () => T): T {
+    // Nested calls join the outer transaction, so small writes can be batched by a caller.
+    if (this.db.inTransaction) return work();
     return this.db.transaction(work)();
   }
 
@@ -197,7 +292,14 @@ export class StateStore {
   }
 }
 
-const SCHEMA = `
+/**
+ * The schema, one step per version. A database records its version (`PRAGMA user_version`);
+ * opening it runs the steps it has not seen, each in a transaction, so an upgrade is either done
+ * or not. Version 1 is the layout of the first release, created with IF NOT EXISTS so that
+ * databases from before versioning start at it too.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
 CREATE TABLE IF NOT EXISTS users (
   keycloak_id TEXT PRIMARY KEY,
   scim_id     TEXT NOT NULL,
@@ -223,7 +325,42 @@ CREATE TABLE IF NOT EXISTS parked (
   first_failed_at INTEGER NOT NULL,
   last_failed_at  INTEGER NOT NULL
 );
-`;
+`,
+  // Version 2: one SCIM resource is one entity's (earlier versions could map two Keycloak ids
+  // to it; the newest mapping wins), and the members the relay knows each group has.
+  `
+DELETE FROM users WHERE rowid NOT IN (SELECT max(rowid) FROM users GROUP BY scim_id);
+CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id);
+DELETE FROM groups WHERE rowid NOT IN (SELECT max(rowid) FROM groups GROUP BY scim_id);
+CREATE UNIQUE INDEX groups_by_scim_id ON groups (scim_id);
+CREATE TABLE member_lists (
+  group_scim_id TEXT PRIMARY KEY
+);
+CREATE TABLE members (
+  group_scim_id TEXT NOT NULL,
+  user_scim_id  TEXT NOT NULL,
+  PRIMARY KEY (group_scim_id, user_scim_id)
+);
+CREATE INDEX members_by_user ON members (user_scim_id);
+`,
+];
+
+function migrate(db: Database.Database): void {
+  const current = Number(db.pragma('user_version', { simple: true }));
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `the state database is from a newer relay (schema version ${current}, this relay knows ${MIGRATIONS.length}); run that version or start with a new STATE_DIR`,
+    );
+  }
+  MIGRATIONS.forEach((step, index) => {
+    const version = index + 1;
+    if (version <= current) return;
+    db.transaction(() => {
+      db.exec(step);
+      db.pragma(`user_version = ${version}`);
+    })();
+  });
+}
 
 interface UserRow {
   keycloak_id: string;
