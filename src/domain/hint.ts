@@ -5,15 +5,25 @@
  */
 export type Hint =
   | { readonly kind: 'user'; readonly userId: string }
-  /** `subtree`: descendants may have changed too (a rename or move changes every path below). */
-  | { readonly kind: 'group'; readonly groupId: string; readonly subtree: boolean }
+  /**
+   * `subtree`: descendants may have changed too (a rename or move changes every path below).
+   * `members`: its members may differ too, e.g. after the relay created or adopted its twin in
+   * passing; absent in hints kept by earlier versions, which means false.
+   */
+  | {
+      readonly kind: 'group';
+      readonly groupId: string;
+      readonly subtree: boolean;
+      readonly members?: boolean | undefined;
+    }
   | { readonly kind: 'membership'; readonly userId: string; readonly groupId: string };
 
 export const userHint = (userId: string): Hint => ({ kind: 'user', userId });
-export const groupHint = (groupId: string, subtree = false): Hint => ({
+export const groupHint = (groupId: string, subtree = false, members = false): Hint => ({
   kind: 'group',
   groupId,
   subtree,
+  ...(members ? { members } : {}),
 });
 export const membershipHint = (userId: string, groupId: string): Hint => ({
   kind: 'membership',
@@ -42,7 +52,7 @@ export function describeHint(hint: Hint): string {
     case 'user':
       return `user ${hint.userId}`;
     case 'group':
-      return `group ${hint.groupId}${hint.subtree ? ' (and subtree)' : ''}`;
+      return `group ${hint.groupId}${hint.subtree ? ' (and subtree)' : ''}${hint.members === true ? ' (and members)' : ''}`;
     case 'membership':
       return `membership of user ${hint.userId} in group ${hint.groupId}`;
   }

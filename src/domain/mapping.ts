@@ -1,4 +1,10 @@
-import type { ScimGroupInput, ScimUser, ScimUserInput } from '../scim/scim-types.js';
+import type {
+  ScimEmail,
+  ScimGroupInput,
+  ScimName,
+  ScimPatchOperation,
+  ScimUserInput,
+} from '../scim/scim-types.js';
 import type { KeycloakGroup, KeycloakUser } from './keycloak-model.js';
 
 /** How Keycloak entities become SCIM resources. Compiled from the configuration. */
@@ -55,25 +61,84 @@ export function toScimGroup(group: KeycloakGroup, options: MappingOptions): Scim
   };
 }
 
-/**
- * Whether the SCIM user already says what `desired` says, on the attributes the relay owns.
- * Comparing keeps a resync from rewriting every user on every run.
- */
-export function userMatches(current: Omit<ScimUser, 'id'>, desired: ScimUserInput): boolean {
-  const primary = (u: Omit<ScimUser, 'id'>): string | undefined =>
-    (u.emails?.find((e) => e.primary === true) ?? u.emails?.[0])?.value.toLowerCase();
-  return (
-    current.userName === desired.userName &&
-    current.externalId === desired.externalId &&
-    (current.active ?? true) === desired.active &&
-    (nonEmpty(current.name?.givenName) ?? '') === (desired.name?.givenName ?? '') &&
-    (nonEmpty(current.name?.familyName) ?? '') === (desired.name?.familyName ?? '') &&
-    primary(current) === primary(desired)
-  );
+/** A user as the relay compares it: the attributes it owns, as the server returned them. */
+export interface UserAttributesView {
+  readonly userName: string;
+  readonly externalId?: string | undefined;
+  readonly name?: ScimName | undefined;
+  readonly emails?: readonly ScimEmail[] | undefined;
+  readonly active?: boolean | undefined;
 }
 
-export function groupMatches(current: ScimGroupInput, desired: ScimGroupInput): boolean {
-  return current.displayName === desired.displayName && current.externalId === desired.externalId;
+/** A group as the relay compares it. */
+export interface GroupAttributesView {
+  readonly displayName: string;
+  readonly externalId?: string | undefined;
+}
+
+/**
+ * The PATCH operations that make the SCIM user say what `desired` says, on the attributes the
+ * relay owns (`userName`, `name.givenName`, `name.familyName`, `emails`, `active`,
+ * `externalId`) and nothing else: a PUT would clear what other systems set (RFC 7644 §3.5.1).
+ * Empty when nothing differs, which keeps a resync from rewriting every user on every run.
+ */
+export function userChanges(
+  current: UserAttributesView,
+  desired: ScimUserInput,
+): ScimPatchOperation[] {
+  const changes: ScimPatchOperation[] = [];
+  const set = (path: string, value: unknown): void => {
+    changes.push({ op: 'replace', path, value });
+  };
+  if (current.userName !== desired.userName) set('userName', desired.userName);
+  for (const field of ['givenName', 'familyName'] as const) {
+    const now = nonEmpty(current.name?.[field]);
+    const wanted = desired.name?.[field];
+    if (now === wanted) continue;
+    if (wanted === undefined) changes.push({ op: 'remove', path: `name.${field}` });
+    else set(`name.${field}`, wanted);
+  }
+  const primary = (emails: readonly ScimEmail[] | undefined): string | undefined =>
+    (emails?.find((e) => e.primary === true) ?? emails?.[0])?.value.toLowerCase();
+  if (primary(current.emails) !== primary(desired.emails)) {
+    if (desired.emails === undefined) changes.push({ op: 'remove', path: 'emails' });
+    else set('emails', desired.emails);
+  }
+  if ((current.active ?? true) !== desired.active) set('active', desired.active);
+  if (current.externalId !== desired.externalId) set('externalId', desired.externalId);
+  return changes;
+}
+
+/** Whether the SCIM user already says what `desired` says, on the attributes the relay owns. */
+export function userMatches(current: UserAttributesView, desired: ScimUserInput): boolean {
+  return userChanges(current, desired).length === 0;
+}
+
+/**
+ * The PATCH operations that make the SCIM group carry `desired`'s name and `externalId`.
+ * PATCH, not PUT: a PUT without `members` would empty the group.
+ */
+export function groupChanges(
+  current: GroupAttributesView,
+  desired: ScimGroupInput,
+): ScimPatchOperation[] {
+  const changes: ScimPatchOperation[] = [];
+  if (current.displayName !== desired.displayName) {
+    changes.push({ op: 'replace', path: 'displayName', value: desired.displayName });
+  }
+  if (current.externalId !== desired.externalId) {
+    changes.push({ op: 'replace', path: 'externalId', value: desired.externalId });
+  }
+  return changes;
+}
+
+export function groupMatches(current: GroupAttributesView, desired: ScimGroupInput): boolean {
+  return groupChanges(current, desired).length === 0;
+}
+
+/** The attribute names a list of PATCH operations changes, for the audit log. */
+export function changedAttributes(changes: readonly ScimPatchOperation[]): string[] {
+  return changes.map((change) => change.path ?? '(value)');
 }
 
 /** The ids of a group's ancestors, nearest first, from the relay's map of parents. */

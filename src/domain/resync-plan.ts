@@ -1,27 +1,12 @@
-import type { ScimGroup, ScimGroupInput, ScimUser, ScimUserInput } from '../scim/scim-types.js';
+import type { GroupDecision, GroupFacts } from './group-plan.js';
+import { planGroup } from './group-plan.js';
 import type { KeycloakGroup, KeycloakUser } from './keycloak-model.js';
-import {
-  groupMatches,
-  toScimGroup,
-  toScimUser,
-  userMatches,
-  type MappingOptions,
-} from './mapping.js';
-
-/** A user as a SCIM listing returns it, reduced to what the plan compares. */
-export type ScimUserView = Pick<
-  ScimUser,
-  'id' | 'userName' | 'externalId' | 'name' | 'emails' | 'active'
->;
-
-/** A group as a SCIM listing returns it (with its member ids), reduced to what the plan reads. */
-export interface ScimGroupView {
-  readonly id: string;
-  readonly displayName: string;
-  readonly externalId?: string;
-  /** SCIM user ids. */
-  readonly memberIds: readonly string[];
-}
+import { toScimGroup, toScimUser, type MappingOptions } from './mapping.js';
+import { effectiveGroups, planMembers, type MembershipMode } from './membership.js';
+import { ownerOf, type Holder, type Owned } from './ownership.js';
+import type { ScimGroupListing, ScimUserView } from './scim-views.js';
+import type { FoundBy } from './target-choice.js';
+import { planUser, type UserDecision, type UserFacts } from './user-plan.js';
 
 /** One entry of the relay's id map; `parentId` only for groups. */
 export interface IdLink {
@@ -34,16 +19,21 @@ export interface IdLink {
 /** Everything a resync knows before it writes: both sides and the relay's memory. */
 export interface ResyncInput {
   readonly keycloak: {
-    /** Every user of the realm, service accounts included (they are excluded here). */
+    /** The users to provision from: the realm's, reduced to the provisioning scope. */
     readonly users: readonly KeycloakUser[];
-    /** The whole group tree. */
+    /** The group tree, reduced to the provisioning scope. */
     readonly groups: readonly KeycloakGroup[];
     /** Direct members (Keycloak user ids) by Keycloak group id. */
     readonly members: ReadonlyMap<string, readonly string[]>;
+    /**
+     * Every user and group id of the realm, in scope or not. A SCIM resource of an entity that
+     * still exists is never taken over by another, whatever the scope. Defaults to the above.
+     */
+    readonly allIds?: ReadonlySet<string> | undefined;
   };
   readonly scim: {
     readonly users: readonly ScimUserView[];
-    readonly groups: readonly ScimGroupView[];
+    readonly groups: readonly ScimGroupListing[];
   };
   readonly idMap: {
     readonly users: readonly IdLink[];
@@ -59,11 +49,18 @@ export interface DeletionGuard {
   readonly maxDeleteShare: number;
 }
 
+/**
+ * Default mass-deletion guard: a run may delete or deactivate at most this many managed SCIM
+ * resources, and at most this share of them, before it needs `--yes`. A Keycloak that answers
+ * with an empty realm (a wrong realm name, a lost role) must not empty Kestra.
+ */
+export const DEFAULT_DELETION_GUARD: DeletionGuard = { maxDeletes: 100, maxDeleteShare: 0.5 };
+
 /** How to plan: mapping and semantics from the configuration, scope and prune from the command. */
 export interface ResyncOptions {
   readonly mapping: MappingOptions;
   readonly userDeleteMode: 'delete' | 'deactivate';
-  readonly membershipMode: 'direct' | 'inherited';
+  readonly membershipMode: MembershipMode;
   /** `users` leaves groups and memberships alone; `groups` creates no users. */
   readonly scope: 'all' | 'users' | 'groups';
   /** Remove managed SCIM resources (those with an `externalId`) that Keycloak no longer has. */
@@ -73,33 +70,15 @@ export interface ResyncOptions {
   readonly confirmed: boolean;
 }
 
-/** A user write. `adopted`: the SCIM user was found by externalId or name, not the id map. */
-export type UserStep =
-  | { readonly op: 'create'; readonly keycloakId: string; readonly desired: ScimUserInput }
-  | {
-      readonly op: 'update';
-      readonly keycloakId: string;
-      readonly scimId: string;
-      readonly desired: ScimUserInput;
-      readonly adopted: boolean;
-    };
-
+/** A user write: a create, or an update (of the twin, or of a resource adopted). */
+export type UserStep = Extract<UserDecision, { op: 'create' | 'update' }>;
 /** A group write; groups are created empty, members follow as {@link MemberStep}s. */
-export type GroupStep =
-  | {
-      readonly op: 'create';
-      readonly keycloakId: string;
-      readonly parentId: string | undefined;
-      readonly desired: ScimGroupInput;
-    }
-  | {
-      readonly op: 'update';
-      readonly keycloakId: string;
-      readonly parentId: string | undefined;
-      readonly scimId: string;
-      readonly desired: ScimGroupInput;
-      readonly adopted: boolean;
-    };
+export type GroupStep = Extract<GroupDecision, { op: 'create' | 'update' }>;
+
+/** An entity whose SCIM name is held by another one that will free it: applied last. */
+export type WaitStep =
+  | (Extract<UserDecision, { op: 'wait' }> & { readonly kind: 'user' })
+  | (Extract<GroupDecision, { op: 'wait' }> & { readonly kind: 'group' });
 
 /** The member delta of one group. Adds name Keycloak users, whose SCIM id may not exist yet. */
 export interface MemberStep {
@@ -118,11 +97,12 @@ export interface PruneStep {
   readonly op: 'delete' | 'deactivate';
   readonly scimId: string;
   readonly name: string;
+  /** The Keycloak id the resource belongs to. */
   readonly externalId: string;
   readonly reason: string;
 }
 
-/** An id-map entry to write without any SCIM write: an adoption of an identical resource. */
+/** An id-map entry to write without any SCIM write: an identical resource found without it. */
 export interface LinkStep extends IdLink {
   readonly kind: 'user' | 'group';
 }
@@ -151,6 +131,7 @@ export interface GuardVerdict {
 export interface ResyncPlan {
   readonly groups: readonly GroupStep[];
   readonly users: readonly UserStep[];
+  readonly waits: readonly WaitStep[];
   readonly members: readonly MemberStep[];
   readonly prune: readonly PruneStep[];
   readonly links: readonly LinkStep[];
@@ -171,48 +152,47 @@ export interface ResyncPlan {
 /**
  * Computes what to write so that SCIM matches Keycloak. Pure: no I/O, same input, same plan.
  *
- * Each Keycloak entity is matched to at most one SCIM resource: through the id map, then
- * `externalId`, then `userName` (case-insensitive) or `displayName`. A resource found by name
- * is adopted only when its `externalId` is empty or names no live Keycloak entity, as the
- * reconciler does. Pruning only ever considers resources with an `externalId` that no desired
- * entity claimed; the guard then decides whether those deletions may run.
+ * Each entity is decided by {@link planUser} or {@link planGroup}, the same functions the
+ * event path calls for one hint, on the slice of both sides this listing gives it. Pruning is
+ * the decision for an entity that Keycloak no longer has (or no longer provisions) and whose
+ * managed SCIM resource is still there; the guard then decides whether it may run.
  */
 export function planResync(input: ResyncInput, options: ResyncOptions): ResyncPlan {
-  const userProblems: PlanProblem[] = [];
-  const groupProblems: PlanProblem[] = [];
-  const links: LinkStep[] = [];
+  const allIds =
+    input.keycloak.allIds ??
+    new Set([...input.keycloak.users.map((u) => u.id), ...input.keycloak.groups.map((g) => g.id)]);
+  const users = planUsers(input, options, allIds);
+  const groups = options.scope === 'users' ? undefined : planGroups(input, options, allIds);
 
-  // Users are matched under every scope: memberships need their SCIM ids.
-  const users = planUsers(input, options, userProblems, links);
-  const groups =
-    options.scope === 'users' ? emptyGroupPlan() : planGroups(input, options, groupProblems, links);
-  const problems = [...(options.scope === 'groups' ? [] : userProblems), ...groupProblems];
-
+  const problems = [
+    ...(options.scope === 'groups' ? [] : users.problems),
+    ...(groups?.problems ?? []),
+  ];
   const pruneUsers = options.prune && options.scope !== 'groups' ? users.prune : [];
-  const pruneGroups = options.prune && options.scope !== 'users' ? groups.prune : [];
+  const pruneGroups = options.prune && groups !== undefined ? groups.prune : [];
   const prune = [...pruneUsers, ...pruneGroups];
 
   const deletedUserScimIds = new Set(
     pruneUsers.filter((step) => step.op === 'delete').map((step) => step.scimId),
   );
   const members =
-    options.scope === 'users'
+    groups === undefined
       ? { steps: [], skipped: 0 }
-      : planMembers(input, options, users, groups, deletedUserScimIds);
+      : planAllMembers(input, options, users, groups, deletedUserScimIds);
 
   const managed =
-    (options.scope === 'groups' ? 0 : users.managed) +
-    (options.scope === 'users' ? 0 : groups.managed);
+    (options.scope === 'groups' ? 0 : users.managed) + (groups === undefined ? 0 : groups.managed);
   return {
-    groups: options.scope === 'users' ? [] : groups.steps,
+    groups: groups?.steps ?? [],
     users: options.scope === 'groups' ? [] : users.steps,
+    waits: [...(options.scope === 'groups' ? [] : users.waits), ...(groups?.waits ?? [])],
     members: members.steps,
     prune,
-    links,
+    links: [...(options.scope === 'groups' ? [] : users.links), ...(groups?.links ?? [])],
     problems,
     unchanged: {
       users: options.scope === 'groups' ? 0 : users.unchanged,
-      groups: options.scope === 'users' ? 0 : groups.unchanged,
+      groups: groups?.unchanged ?? 0,
     },
     membersSkipped: members.skipped,
     userScimIds: users.scimIdOf,
@@ -252,466 +232,493 @@ export function judgeDeletions(
   };
 }
 
+// Both kinds: one index of a SCIM listing answers the questions the facts ask.
+
+/**
+ * A SCIM listing indexed the way the relay looks resources up one at a time: by the id map,
+ * by `externalId`, by name (case-insensitively).
+ */
+class SideIndex<R extends Owned> {
+  private readonly byId = new Map<string, R>();
+  private readonly byExternalId = new Map<string, R[]>();
+  private readonly byName = new Map<string, R>();
+  private readonly mappedTo = new Map<string, string>();
+  private readonly linkOf = new Map<string, IdLink>();
+
+  constructor(
+    resources: readonly R[],
+    links: readonly IdLink[],
+    private readonly nameOf: (resource: R) => string,
+  ) {
+    for (const resource of resources) {
+      this.byId.set(resource.id, resource);
+      const { externalId } = resource;
+      if (externalId !== undefined && externalId !== '') {
+        const same = this.byExternalId.get(externalId);
+        if (same === undefined) this.byExternalId.set(externalId, [resource]);
+        else same.push(resource);
+      }
+      const name = nameOf(resource).toLowerCase();
+      if (!this.byName.has(name)) this.byName.set(name, resource);
+    }
+    for (const link of links) {
+      this.linkOf.set(link.keycloakId, link);
+      if (this.byId.has(link.scimId)) this.mappedTo.set(link.scimId, link.keycloakId);
+    }
+  }
+
+  link(keycloakId: string): IdLink | undefined {
+    return this.linkOf.get(keycloakId);
+  }
+
+  owner(resource: R): string | undefined {
+    return ownerOf(resource, this.mappedTo.get(resource.id));
+  }
+
+  /** The entity's own resource, as the event path would find it: id map, then externalId. */
+  twin(keycloakId: string): { resource: R; foundBy: FoundBy } | undefined {
+    const link = this.linkOf.get(keycloakId);
+    const mapped = link === undefined ? undefined : this.byId.get(link.scimId);
+    if (mapped !== undefined) return { resource: mapped, foundBy: 'id map' };
+    const carrier = this.byExternalId.get(keycloakId)?.find((r) => this.owner(r) === keycloakId);
+    return carrier === undefined ? undefined : { resource: carrier, foundBy: 'externalId' };
+  }
+
+  holder(
+    name: string,
+    twinId: string | undefined,
+    facts: {
+      readonly live: (id: string) => boolean;
+      readonly wants: (id: string) => string | undefined;
+    },
+  ): Holder<R> | undefined {
+    const resource = this.byName.get(name.toLowerCase());
+    if (resource === undefined || resource.id === twinId) return undefined;
+    const owner = this.owner(resource);
+    return {
+      resource,
+      owner,
+      ownerLive: owner !== undefined && facts.live(owner),
+      ownersTwin: owner !== undefined && this.twin(owner)?.resource.id === resource.id,
+      ownerWants: owner === undefined ? undefined : facts.wants(owner),
+    };
+  }
+
+  /** Every resource with an owner, with that owner. */
+  *managed(): Generator<{ resource: R; owner: string }> {
+    for (const resource of this.byId.values()) {
+      const owner = this.owner(resource);
+      if (owner !== undefined) yield { resource, owner };
+    }
+  }
+}
+
+/**
+ * The SCIM name each entity wants. A second entity wanting a name already wanted is refused
+ * here, since neither may have a twin yet to tell them apart.
+ */
+function claimNames<E extends { readonly id: string }>(
+  entities: readonly E[],
+  nameOf: (entity: E) => string | undefined,
+  refuse: (entity: E, name: string, holder: string) => void,
+): Map<string, string> {
+  const wants = new Map<string, string>();
+  const holders = new Map<string, string>();
+  for (const entity of entities) {
+    const name = nameOf(entity);
+    if (name === undefined) continue;
+    const holder = holders.get(name.toLowerCase());
+    if (holder !== undefined) {
+      refuse(entity, name, holder);
+      continue;
+    }
+    holders.set(name.toLowerCase(), entity.id);
+    wants.set(entity.id, name);
+  }
+  return wants;
+}
+
+/** Why a managed SCIM resource's owner, a live Keycloak entity, is left out of the plan. */
+const OUT_OF_SCOPE = 'outside the provisioning scope (SCOPE_GROUPS, SCOPE_GROUP_PATH)';
+
 // Users
 
 interface UserPlan {
   readonly steps: UserStep[];
+  readonly waits: WaitStep[];
   readonly prune: PruneStep[];
-  readonly unchanged: number;
-  readonly managed: number;
-  /** Every desired Keycloak user with a SCIM twin, whether or not it gets written. */
+  readonly links: LinkStep[];
+  readonly problems: PlanProblem[];
+  unchanged: number;
+  managed: number;
+  /** Every provisioned Keycloak user with a SCIM twin, whether or not it gets written. */
   readonly scimIdOf: Map<string, string>;
-  /** Desired Keycloak users whose SCIM twin is still to be created. */
+  /** Provisioned Keycloak users whose SCIM twin is still to be created. */
   readonly pending: Set<string>;
-  /** Keycloak ids of users that are provisioned (desired and mappable). */
+  /** Keycloak ids of users that are provisioned (wanted, mapped, not refused). */
   readonly desired: Set<string>;
 }
 
 function planUsers(
   input: ResyncInput,
   options: ResyncOptions,
-  problems: PlanProblem[],
-  links: LinkStep[],
+  allIds: ReadonlySet<string>,
 ): UserPlan {
-  const scimUsers = new Map(input.scim.users.map((u) => [u.id, u]));
-  const live = new Set(input.keycloak.users.map((u) => u.id));
-  const mapped = new Map(input.idMap.users.map((link) => [link.keycloakId, link]));
-
-  const wanted: { user: KeycloakUser; desired: ScimUserInput }[] = [];
-  const reasonsNotWanted = new Map<string, string>();
-  const names = new Map<string, string>();
-  for (const user of input.keycloak.users) {
-    if (user.serviceAccountClientId !== undefined) {
-      reasonsNotWanted.set(user.id, `service account of client ${user.serviceAccountClientId}`);
-      continue;
-    }
-    const mapping = toScimUser(user, options.mapping);
-    if (!mapping.ok) {
-      problems.push({
-        kind: 'user',
-        keycloakId: user.id,
-        name: user.username,
-        reason: mapping.reason,
-      });
-      continue;
-    }
-    const key = mapping.resource.userName.toLowerCase();
-    const holder = names.get(key);
-    if (holder !== undefined) {
-      problems.push({
-        kind: 'user',
-        keycloakId: user.id,
-        name: user.username,
-        reason: `SCIM userName ${JSON.stringify(mapping.resource.userName)} is also Keycloak user ${holder}'s`,
-      });
-      continue;
-    }
-    names.set(key, user.id);
-    wanted.push({ user, desired: mapping.resource });
-  }
-
-  const matcher = new Matcher(
-    input.scim.users,
-    (u) => u.userName,
-    (id) => live.has(id),
-  );
-  const claims = matcher.claimStrong(
-    wanted.map(({ user }) => ({ keycloakId: user.id, knownScimId: mapped.get(user.id)?.scimId })),
-    (id) => scimUsers.has(id),
-  );
-
-  const steps: UserStep[] = [];
-  const scimIdOf = new Map<string, string>();
-  const pending = new Set<string>();
-  let unchanged = 0;
-  for (const { user, desired } of wanted) {
-    const claim = claims.get(user.id) ?? matcher.claimByName(user.id, desired.userName);
-    if (typeof claim === 'string') {
-      problems.push({ kind: 'user', keycloakId: user.id, name: desired.userName, reason: claim });
-      continue;
-    }
-    if (claim === undefined) {
-      steps.push({ op: 'create', keycloakId: user.id, desired });
-      pending.add(user.id);
-      continue;
-    }
-    const current = scimUsers.get(claim.scimId);
-    if (current === undefined) continue;
-    scimIdOf.set(user.id, current.id);
-    if (userMatches(current, desired)) {
-      unchanged += 1;
-      const link = mapped.get(user.id);
-      if (link?.scimId !== current.id || link.name !== desired.userName) {
-        links.push({
-          kind: 'user',
-          keycloakId: user.id,
-          scimId: current.id,
-          name: desired.userName,
-        });
-      }
-    } else {
-      steps.push({
-        op: 'update',
-        keycloakId: user.id,
-        scimId: current.id,
-        desired,
-        adopted: claim.how !== 'id map',
-      });
-    }
-  }
-
-  const prune: PruneStep[] = [];
-  let managed = 0;
-  for (const user of input.scim.users) {
-    if (!isManaged(user.externalId)) continue;
-    managed += 1;
-    if (matcher.isClaimed(user.id)) continue;
-    // A second SCIM twin of a live, provisioned Keycloak user is left for a person to sort out.
-    if (live.has(user.externalId) && !reasonsNotWanted.has(user.externalId)) continue;
-    const reason = reasonsNotWanted.get(user.externalId) ?? 'gone from Keycloak';
-    if (options.userDeleteMode === 'deactivate') {
-      if (user.active === false) continue;
-      prune.push({
-        kind: 'user',
-        op: 'deactivate',
-        scimId: user.id,
-        name: user.userName,
-        externalId: user.externalId,
-        reason,
-      });
-    } else {
-      prune.push({
-        kind: 'user',
-        op: 'delete',
-        scimId: user.id,
-        name: user.userName,
-        externalId: user.externalId,
-        reason,
-      });
-    }
-  }
-
-  return {
-    steps,
-    prune,
-    unchanged,
-    managed,
-    scimIdOf,
-    pending,
-    desired: new Set(wanted.map(({ user }) => user.id)),
+  const index = new SideIndex(input.scim.users, input.idMap.users, (u) => u.userName);
+  const plan: UserPlan = {
+    steps: [],
+    waits: [],
+    prune: [],
+    links: [],
+    problems: [],
+    unchanged: 0,
+    managed: 0,
+    scimIdOf: new Map(),
+    pending: new Set(),
+    desired: new Set(),
   };
+  const refused = new Set<string>();
+  const wants = claimNames(
+    input.keycloak.users,
+    (user) => {
+      if (user.serviceAccountClientId !== undefined) return undefined;
+      const mapped = toScimUser(user, options.mapping);
+      return mapped.ok ? mapped.resource.userName : undefined;
+    },
+    (user, name, holder) => {
+      refused.add(user.id);
+      plan.problems.push({
+        kind: 'user',
+        keycloakId: user.id,
+        name: user.username,
+        reason: `SCIM userName ${JSON.stringify(name)} is also Keycloak user ${holder}'s`,
+      });
+    },
+  );
+  const owners = { live: (id: string) => allIds.has(id), wants: (id: string) => wants.get(id) };
+
+  const decidedTwins = new Set<string>();
+  const decide = (facts: UserFacts): void => {
+    if (facts.twin !== undefined) decidedTwins.add(facts.twin.id);
+    recordUser(plan, planUser(facts, options), facts, index);
+  };
+  const listed = new Set<string>();
+  for (const user of input.keycloak.users) {
+    listed.add(user.id);
+    if (refused.has(user.id)) continue;
+    const twin = index.twin(user.id);
+    const wanted = wants.get(user.id);
+    decide({
+      keycloakId: user.id,
+      user,
+      outOfScope: undefined,
+      twin: twin?.resource,
+      twinFoundBy: twin?.foundBy,
+      holder: wanted === undefined ? undefined : index.holder(wanted, twin?.resource.id, owners),
+    });
+  }
+  // What Keycloak no longer has (or no longer provisions) is deprovisioned: twins and strays.
+  for (const { resource, owner } of index.managed()) {
+    plan.managed += 1;
+    if (decidedTwins.has(resource.id) || listed.has(owner)) continue;
+    decide({
+      keycloakId: owner,
+      user: undefined,
+      outOfScope: allIds.has(owner) ? OUT_OF_SCOPE : undefined,
+      twin: resource,
+      twinFoundBy: 'externalId',
+      holder: undefined,
+    });
+  }
+  return plan;
+}
+
+function recordUser(
+  plan: UserPlan,
+  decision: UserDecision,
+  facts: UserFacts,
+  index: SideIndex<ScimUserView>,
+): void {
+  const { keycloakId } = decision;
+  switch (decision.op) {
+    case 'none':
+      if (!decision.provisioned) return;
+      plan.unchanged += 1;
+      plan.desired.add(keycloakId);
+      if (decision.scimId !== undefined) plan.scimIdOf.set(keycloakId, decision.scimId);
+      if (decision.scimId !== undefined && decision.userName !== undefined) {
+        const link = index.link(keycloakId);
+        if (decision.relink || link?.name !== decision.userName) {
+          plan.links.push({
+            kind: 'user',
+            keycloakId,
+            scimId: decision.scimId,
+            name: decision.userName,
+          });
+        }
+      }
+      return;
+    case 'create':
+      plan.desired.add(keycloakId);
+      plan.pending.add(keycloakId);
+      plan.steps.push(decision);
+      return;
+    case 'update':
+      plan.desired.add(keycloakId);
+      plan.scimIdOf.set(keycloakId, decision.scimId);
+      plan.steps.push(decision);
+      return;
+    case 'wait':
+      plan.desired.add(keycloakId);
+      if (facts.twin !== undefined) plan.scimIdOf.set(keycloakId, facts.twin.id);
+      plan.waits.push({ ...decision, kind: 'user' });
+      return;
+    case 'deprovision':
+      plan.prune.push({
+        kind: 'user',
+        op: decision.how,
+        scimId: decision.scimId,
+        name: decision.userName,
+        externalId: keycloakId,
+        reason: decision.reason,
+      });
+      return;
+    case 'problem':
+      plan.problems.push({
+        kind: 'user',
+        keycloakId,
+        name: decision.userName,
+        reason: decision.reason,
+      });
+      return;
+  }
 }
 
 // Groups
 
 interface GroupPlan {
   readonly steps: GroupStep[];
+  readonly waits: WaitStep[];
   readonly prune: PruneStep[];
-  readonly unchanged: number;
-  readonly managed: number;
-  /** Keycloak group id to its SCIM twin, for groups matched on the SCIM side. */
-  readonly matched: Map<string, ScimGroupView>;
-  /** Keycloak group id to the displayName it must have, for every group provisioned. */
-  readonly displayNames: Map<string, string>;
-}
-
-function emptyGroupPlan(): GroupPlan {
-  return {
-    steps: [],
-    prune: [],
-    unchanged: 0,
-    managed: 0,
-    matched: new Map(),
-    displayNames: new Map(),
-  };
+  readonly links: LinkStep[];
+  readonly problems: PlanProblem[];
+  unchanged: number;
+  managed: number;
+  /** Keycloak group id to the SCIM group it writes to, and that group's current members. */
+  readonly targets: Map<
+    string,
+    { scimId: string | undefined; displayName: string; memberIds: readonly string[] }
+  >;
 }
 
 function planGroups(
   input: ResyncInput,
   options: ResyncOptions,
-  problems: PlanProblem[],
-  links: LinkStep[],
+  allIds: ReadonlySet<string>,
 ): GroupPlan {
-  const scimGroups = new Map(input.scim.groups.map((g) => [g.id, g]));
-  const live = new Set(input.keycloak.groups.map((g) => g.id));
-  const mapped = new Map(input.idMap.groups.map((link) => [link.keycloakId, link]));
-
-  const wanted: { group: KeycloakGroup; desired: ScimGroupInput }[] = [];
-  const names = new Map<string, string>();
-  for (const group of input.keycloak.groups) {
-    const desired = toScimGroup(group, options.mapping);
-    const key = desired.displayName.toLowerCase();
-    const holder = names.get(key);
-    if (holder !== undefined) {
-      problems.push({
+  const index = new SideIndex(input.scim.groups, input.idMap.groups, (g) => g.displayName);
+  const plan: GroupPlan = {
+    steps: [],
+    waits: [],
+    prune: [],
+    links: [],
+    problems: [],
+    unchanged: 0,
+    managed: 0,
+    targets: new Map(),
+  };
+  const refused = new Set<string>();
+  const wants = claimNames(
+    input.keycloak.groups,
+    (group) => toScimGroup(group, options.mapping).displayName,
+    (group, name, holder) => {
+      refused.add(group.id);
+      plan.problems.push({
         kind: 'group',
         keycloakId: group.id,
         name: group.path,
-        reason: `SCIM displayName ${JSON.stringify(desired.displayName)} is also Keycloak group ${holder}'s (GROUP_NAME_SOURCE=path keeps same-named groups apart)`,
+        reason: `SCIM displayName ${JSON.stringify(name)} is also Keycloak group ${holder}'s (GROUP_NAME_SOURCE=path keeps same-named groups apart)`,
       });
-      continue;
-    }
-    names.set(key, group.id);
-    wanted.push({ group, desired });
-  }
-
-  const matcher = new Matcher(
-    input.scim.groups,
-    (g) => g.displayName,
-    (id) => live.has(id),
+    },
   );
-  const claims = matcher.claimStrong(
-    wanted.map(({ group }) => ({
-      keycloakId: group.id,
-      knownScimId: mapped.get(group.id)?.scimId,
-    })),
-    (id) => scimGroups.has(id),
-  );
+  const owners = { live: (id: string) => allIds.has(id), wants: (id: string) => wants.get(id) };
+  const listing = new Map(input.scim.groups.map((g) => [g.id, g]));
+  const membersOf = (scimId: string | undefined): readonly string[] =>
+    scimId === undefined ? [] : (listing.get(scimId)?.memberIds ?? []);
 
-  const steps: GroupStep[] = [];
-  const matched = new Map<string, ScimGroupView>();
-  const displayNames = new Map<string, string>();
-  let unchanged = 0;
-  for (const { group, desired } of wanted) {
-    const claim = claims.get(group.id) ?? matcher.claimByName(group.id, desired.displayName);
-    if (typeof claim === 'string') {
-      problems.push({
-        kind: 'group',
-        keycloakId: group.id,
-        name: desired.displayName,
-        reason: claim,
-      });
-      continue;
-    }
-    displayNames.set(group.id, desired.displayName);
-    if (claim === undefined) {
-      steps.push({
-        op: 'create',
-        keycloakId: group.id,
-        parentId: group.parentId,
-        desired,
-      });
-      continue;
-    }
-    const current = scimGroups.get(claim.scimId);
-    if (current === undefined) continue;
-    matched.set(group.id, current);
-    if (groupMatches(current, desired)) {
-      unchanged += 1;
-      const link = mapped.get(group.id);
-      if (
-        link?.scimId !== current.id ||
-        link.name !== desired.displayName ||
-        link.parentId !== group.parentId
-      ) {
-        links.push({
-          kind: 'group',
-          keycloakId: group.id,
-          scimId: current.id,
-          name: desired.displayName,
-          parentId: group.parentId,
+  const decidedTwins = new Set<string>();
+  const decide = (facts: GroupFacts): void => {
+    if (facts.twin !== undefined) decidedTwins.add(facts.twin.id);
+    const decision = planGroup(facts, options);
+    const { keycloakId } = decision;
+    switch (decision.op) {
+      case 'none':
+        if (!decision.provisioned || decision.scimId === undefined) return;
+        plan.unchanged += 1;
+        plan.targets.set(keycloakId, {
+          scimId: decision.scimId,
+          displayName: decision.displayName ?? '',
+          memberIds: membersOf(decision.scimId),
         });
-      }
-    } else {
-      steps.push({
-        op: 'update',
-        keycloakId: group.id,
-        parentId: group.parentId,
-        scimId: current.id,
-        desired,
-        adopted: claim.how !== 'id map',
-      });
+        if (decision.displayName !== undefined) {
+          const link = index.link(keycloakId);
+          if (
+            decision.relink ||
+            link?.name !== decision.displayName ||
+            link.parentId !== decision.parentId
+          ) {
+            plan.links.push({
+              kind: 'group',
+              keycloakId,
+              scimId: decision.scimId,
+              name: decision.displayName,
+              parentId: decision.parentId,
+            });
+          }
+        }
+        return;
+      case 'create':
+        plan.targets.set(keycloakId, {
+          scimId: undefined,
+          displayName: decision.desired.displayName,
+          memberIds: [],
+        });
+        plan.steps.push(decision);
+        return;
+      case 'update':
+        plan.targets.set(keycloakId, {
+          scimId: decision.scimId,
+          displayName: decision.desired.displayName,
+          memberIds: membersOf(decision.scimId),
+        });
+        plan.steps.push(decision);
+        return;
+      case 'wait':
+        if (facts.twin !== undefined) {
+          plan.targets.set(keycloakId, {
+            scimId: facts.twin.id,
+            displayName: decision.displayName,
+            memberIds: membersOf(facts.twin.id),
+          });
+        }
+        plan.waits.push({ ...decision, kind: 'group' });
+        return;
+      case 'deprovision':
+        plan.prune.push({
+          kind: 'group',
+          op: 'delete',
+          scimId: decision.scimId,
+          name: decision.displayName,
+          externalId: keycloakId,
+          reason: decision.reason,
+        });
+        return;
+      case 'problem':
+        plan.problems.push({
+          kind: 'group',
+          keycloakId,
+          name: decision.displayName,
+          reason: decision.reason,
+        });
+        return;
     }
-  }
+  };
 
-  const prune: PruneStep[] = [];
-  let managed = 0;
-  for (const group of input.scim.groups) {
-    if (!isManaged(group.externalId)) continue;
-    managed += 1;
-    if (matcher.isClaimed(group.id) || live.has(group.externalId)) continue;
-    prune.push({
-      kind: 'group',
-      op: 'delete',
-      scimId: group.id,
-      name: group.displayName,
-      externalId: group.externalId,
-      reason: 'gone from Keycloak',
+  const listed = new Set<string>();
+  for (const group of input.keycloak.groups) {
+    listed.add(group.id);
+    if (refused.has(group.id)) continue;
+    const twin = index.twin(group.id);
+    const wanted = wants.get(group.id);
+    decide({
+      keycloakId: group.id,
+      group,
+      outOfScope: undefined,
+      twin: twin?.resource,
+      twinFoundBy: twin?.foundBy,
+      holder: wanted === undefined ? undefined : index.holder(wanted, twin?.resource.id, owners),
     });
   }
-  return { steps, prune, unchanged, managed, matched, displayNames };
+  for (const { resource, owner } of index.managed()) {
+    plan.managed += 1;
+    if (decidedTwins.has(resource.id) || listed.has(owner)) continue;
+    decide({
+      keycloakId: owner,
+      group: undefined,
+      outOfScope: allIds.has(owner) ? OUT_OF_SCOPE : undefined,
+      twin: resource,
+      twinFoundBy: 'externalId',
+      holder: undefined,
+    });
+  }
+  return plan;
 }
 
 // Memberships
 
-function planMembers(
+function planAllMembers(
   input: ResyncInput,
   options: ResyncOptions,
   users: UserPlan,
   groups: GroupPlan,
   deletedUserScimIds: ReadonlySet<string>,
 ): { steps: MemberStep[]; skipped: number } {
-  const desiredMembers =
-    options.membershipMode === 'inherited'
-      ? inheritedMembers(input.keycloak.groups, input.keycloak.members)
-      : input.keycloak.members;
+  const parentOf = new Map(input.keycloak.groups.map((g) => [g.id, g.parentId]));
+  const directOf = new Map<string, string[]>();
+  for (const [groupId, members] of input.keycloak.members) {
+    for (const userId of members) {
+      const groups = directOf.get(userId);
+      if (groups === undefined) directOf.set(userId, [groupId]);
+      else groups.push(groupId);
+    }
+  }
+  // Who belongs in each group, by Keycloak user id: the same rule as the event path's.
+  const wantedIn = new Map<string, string[]>();
+  for (const [userId, direct] of directOf) {
+    for (const groupId of effectiveGroups(
+      direct,
+      (id) => parentOf.get(id),
+      options.membershipMode,
+    )) {
+      const members = wantedIn.get(groupId);
+      if (members === undefined) wantedIn.set(groupId, [userId]);
+      else members.push(userId);
+    }
+  }
   // Users created in this run exist only under `all`; `groups` alone creates none.
   const canCreateUsers = options.scope === 'all';
 
+  const keycloakIdOf = new Map([...users.scimIdOf].map(([k, s]) => [s, k]));
   const steps: MemberStep[] = [];
   let skipped = 0;
   for (const group of input.keycloak.groups) {
-    const displayName = groups.displayNames.get(group.id);
-    if (displayName === undefined) continue;
-    const current = groups.matched.get(group.id);
-    const currentIds = new Set(current?.memberIds ?? []);
-    const keep = new Set<string>();
-    const add: string[] = [];
-    for (const keycloakId of desiredMembers.get(group.id) ?? []) {
+    const target = groups.targets.get(group.id);
+    if (target === undefined) continue;
+    const desired = new Set<string>();
+    const toCreate: string[] = [];
+    for (const keycloakId of wantedIn.get(group.id) ?? []) {
       if (!users.desired.has(keycloakId)) continue;
       const scimId = users.scimIdOf.get(keycloakId);
-      if (scimId !== undefined) {
-        keep.add(scimId);
-        if (!currentIds.has(scimId)) add.push(keycloakId);
-      } else if (canCreateUsers && users.pending.has(keycloakId)) {
-        add.push(keycloakId);
-      } else {
-        skipped += 1;
-      }
+      if (scimId !== undefined) desired.add(scimId);
+      else if (canCreateUsers && users.pending.has(keycloakId)) toCreate.push(keycloakId);
+      else skipped += 1;
     }
-    const remove = [...currentIds].filter(
-      (scimId) => !keep.has(scimId) && !deletedUserScimIds.has(scimId),
-    );
-    if (add.length > 0 || remove.length > 0) {
-      steps.push({ groupKeycloakId: group.id, groupScimId: current?.id, displayName, add, remove });
+    const current = new Set(target.memberIds.filter((id) => !deletedUserScimIds.has(id)));
+    const delta = planMembers(desired, current);
+    const add = [...delta.add.map((scimId) => keycloakIdOf.get(scimId) ?? scimId), ...toCreate];
+    if (add.length > 0 || delta.remove.length > 0) {
+      steps.push({
+        groupKeycloakId: group.id,
+        groupScimId: target.scimId,
+        displayName: target.displayName,
+        add,
+        remove: delta.remove,
+      });
     }
   }
   return { steps, skipped };
 }
 
-/** Each group's members plus those of every group below it. */
-function inheritedMembers(
-  groups: readonly KeycloakGroup[],
-  direct: ReadonlyMap<string, readonly string[]>,
-): Map<string, string[]> {
-  const children = new Map<string, string[]>();
-  for (const group of groups) {
-    if (group.parentId === undefined) continue;
-    const siblings = children.get(group.parentId);
-    if (siblings === undefined) children.set(group.parentId, [group.id]);
-    else siblings.push(group.id);
-  }
-  const result = new Map<string, string[]>();
-  const collect = (id: string, seen: Set<string>): Set<string> => {
-    const members = new Set(direct.get(id) ?? []);
-    for (const child of children.get(id) ?? []) {
-      // A corrupt tree must not loop forever.
-      if (seen.has(child)) continue;
-      seen.add(child);
-      for (const member of collect(child, seen)) members.add(member);
-    }
-    return members;
-  };
-  for (const group of groups) result.set(group.id, [...collect(group.id, new Set([group.id]))]);
-  return result;
-}
-
-// Matching
-
-type Claim = { readonly scimId: string; readonly how: 'id map' | 'externalId' | 'name' };
-
-/**
- * Hands each SCIM resource to at most one Keycloak entity. Strong claims (id map, externalId)
- * go first for everyone, so a name match can never take a resource another entity owns.
- */
-class Matcher<R extends { readonly id: string; readonly externalId?: string | undefined }> {
-  private readonly claimed = new Set<string>();
-  private readonly byExternalId = new Map<string, R>();
-  private readonly byName = new Map<string, R>();
-
-  constructor(
-    resources: readonly R[],
-    private readonly nameOf: (resource: R) => string,
-    private readonly isLive: (keycloakId: string) => boolean,
-  ) {
-    for (const resource of resources) {
-      if (isManaged(resource.externalId) && !this.byExternalId.has(resource.externalId)) {
-        this.byExternalId.set(resource.externalId, resource);
-      }
-      const name = nameOf(resource).toLowerCase();
-      if (!this.byName.has(name)) this.byName.set(name, resource);
-    }
-  }
-
-  claimStrong(
-    entities: readonly { keycloakId: string; knownScimId: string | undefined }[],
-    exists: (scimId: string) => boolean,
-  ): Map<string, Claim> {
-    const claims = new Map<string, Claim>();
-    for (const { keycloakId, knownScimId } of entities) {
-      if (knownScimId !== undefined && exists(knownScimId) && !this.claimed.has(knownScimId)) {
-        this.claimed.add(knownScimId);
-        claims.set(keycloakId, { scimId: knownScimId, how: 'id map' });
-      }
-    }
-    for (const { keycloakId } of entities) {
-      if (claims.has(keycloakId)) continue;
-      const found = this.byExternalId.get(keycloakId);
-      if (found !== undefined && !this.claimed.has(found.id)) {
-        this.claimed.add(found.id);
-        claims.set(keycloakId, { scimId: found.id, how: 'externalId' });
-      }
-    }
-    return claims;
-  }
-
-  /** A claim, nothing (create it), or why the resource of that name cannot be adopted. */
-  claimByName(keycloakId: string, name: string): Claim | string | undefined {
-    const found = this.byName.get(name.toLowerCase());
-    if (found === undefined) return undefined;
-    const owner = found.externalId;
-    if (this.claimed.has(found.id)) {
-      // Taken by a match above; if its owner is renamed in this run, the create succeeds after it.
-      return undefined;
-    }
-    if (isManaged(owner) && owner !== keycloakId && this.isLive(owner)) {
-      return `SCIM resource ${JSON.stringify(this.nameOf(found))} (${found.id}) already belongs to Keycloak entity ${owner}`;
-    }
-    this.claimed.add(found.id);
-    return { scimId: found.id, how: 'name' };
-  }
-
-  isClaimed(scimId: string): boolean {
-    return this.claimed.has(scimId);
-  }
-}
-
-function isManaged(externalId: string | undefined): externalId is string {
-  return externalId !== undefined && externalId !== '';
-}
-
 function percent(share: number): string {
   return `${Math.round(share * 1000) / 10}%`;
-}
-
-/** Reduces a listed SCIM user to the plan's view. */
-export function scimUserView(user: ScimUser): ScimUserView {
-  return {
-    id: user.id,
-    userName: user.userName,
-    ...(user.externalId === undefined ? {} : { externalId: user.externalId }),
-    ...(user.name === undefined ? {} : { name: user.name }),
-    ...(user.emails === undefined ? {} : { emails: user.emails }),
-    ...(user.active === undefined ? {} : { active: user.active }),
-  };
-}
-
-/** Reduces a listed SCIM group (with members) to the plan's view. */
-export function scimGroupView(group: ScimGroup): ScimGroupView {
-  return {
-    id: group.id,
-    displayName: group.displayName,
-    ...(group.externalId === undefined ? {} : { externalId: group.externalId }),
-    memberIds: (group.members ?? []).map((m) => m.value),
-  };
 }

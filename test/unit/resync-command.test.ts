@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_DELETION_GUARD,
-  parseResyncArgs,
-  planChanges,
-} from '../../src/app/resync-command.js';
-import { planResync } from '../../src/domain/resync-plan.js';
+import { parseResyncArgs, planChanges } from '../../src/app/resync-command.js';
+import { DEFAULT_DELETION_GUARD, planResync } from '../../src/domain/resync-plan.js';
 import { ConfigError } from '../../src/errors.js';
 import { forEachConcurrently } from '../../src/sync/resync-pool.js';
 

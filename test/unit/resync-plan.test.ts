@@ -6,9 +6,8 @@ import {
   type IdLink,
   type ResyncInput,
   type ResyncOptions,
-  type ScimGroupView,
-  type ScimUserView,
 } from '../../src/domain/resync-plan.js';
+import type { ScimGroupListing, ScimUserView } from '../../src/domain/scim-views.js';
 
 const options: ResyncOptions = {
   mapping: { usernameSource: 'username', groupNameSource: 'path' },
@@ -48,7 +47,7 @@ const groupTwin = (
   scimId: string,
   group: KeycloakGroup,
   memberIds: string[] = [],
-): ScimGroupView => ({
+): ScimGroupListing => ({
   id: scimId,
   displayName: group.path,
   externalId: group.id,
@@ -60,7 +59,7 @@ function input(parts: {
   groups?: KeycloakGroup[];
   members?: Record<string, string[]>;
   scimUsers?: ScimUserView[];
-  scimGroups?: ScimGroupView[];
+  scimGroups?: ScimGroupListing[];
   userLinks?: IdLink[];
   groupLinks?: IdLink[];
 }): ResyncInput {
@@ -214,7 +213,7 @@ describe('resync plan: adoption', () => {
       options,
     );
     expect(plan.users).toEqual([
-      expect.objectContaining({ op: 'update', scimId: 's-ada', adopted: false }),
+      expect.objectContaining({ op: 'update', scimId: 's-ada', adopted: undefined }),
     ]);
   });
 
@@ -239,7 +238,7 @@ describe('resync plan: adoption', () => {
       expect.objectContaining({
         op: 'update',
         scimId: 's-pre',
-        adopted: true,
+        adopted: { foundBy: 'name', leftBy: undefined, version: undefined },
         desired: expect.objectContaining({ userName: 'ada', externalId: 'kc-ada' }) as unknown,
       }),
     ]);
@@ -263,9 +262,17 @@ describe('resync plan: adoption', () => {
       }),
       options,
     );
+    // kc-other renames its twin away; only then can kc-ada have the name (not the resource).
     expect(plan.users).toEqual([
-      { op: 'create', keycloakId: 'kc-ada', desired: expect.anything() as unknown },
       expect.objectContaining({ op: 'update', keycloakId: 'kc-other', scimId: 's-other' }),
+    ]);
+    expect(plan.waits).toEqual([
+      expect.objectContaining({
+        kind: 'user',
+        keycloakId: 'kc-ada',
+        owner: 'kc-other',
+        moveAside: undefined,
+      }),
     ]);
   });
 
@@ -282,7 +289,7 @@ describe('resync plan: adoption', () => {
     expect(plan.problems).toEqual([
       expect.objectContaining({
         keycloakId: 'kc-ada',
-        reason: expect.stringContaining('belongs to Keycloak entity kc-other') as unknown,
+        reason: expect.stringContaining('already belongs to Keycloak user kc-other') as unknown,
       }),
     ]);
     // The stray twin of a live user is not pruned either: a person has to look at it.
@@ -303,10 +310,14 @@ describe('resync plan: adoption', () => {
       expect.objectContaining({
         op: 'update',
         scimId: 's-eng',
-        adopted: false,
+        adopted: undefined,
         desired: { displayName: '/engineering', externalId: 'kc-eng' },
       }),
-      expect.objectContaining({ op: 'update', scimId: 's-ops', adopted: true }),
+      expect.objectContaining({
+        op: 'update',
+        scimId: 's-ops',
+        adopted: expect.objectContaining({ foundBy: 'name' }) as unknown,
+      }),
     ]);
   });
 
@@ -447,13 +458,13 @@ describe('resync plan: memberships', () => {
 describe('resync plan: prune', () => {
   const managedGone = twin('s-gone', kcUser('kc-gone', 'gone'));
   const unmanaged: ScimUserView = { id: 's-local', userName: 'local-admin', active: true };
-  const goneGroup: ScimGroupView = {
+  const goneGroup: ScimGroupListing = {
     id: 's-old',
     displayName: '/old',
     externalId: 'kc-old',
     memberIds: [],
   };
-  const handMade: ScimGroupView = { id: 's-hand', displayName: '/hand', memberIds: [] };
+  const handMade: ScimGroupListing = { id: 's-hand', displayName: '/hand', memberIds: [] };
   const state = input({
     users: [ada],
     scimUsers: [twin('s-ada', ada), managedGone, unmanaged],

@@ -1,0 +1,166 @@
+import type { ScimGroupInput, ScimPatchOperation } from '../scim/scim-types.js';
+import type { KeycloakGroup } from './keycloak-model.js';
+import { groupChanges, toScimGroup, type MappingOptions } from './mapping.js';
+import { movedAsideName } from './ownership.js';
+import type { ScimGroupView } from './scim-views.js';
+import { chooseTarget, type ScimSide } from './target-choice.js';
+import type { Adoption, MoveAside } from './user-plan.js';
+
+/** Everything the decision about one Keycloak group needs: a slice of both sides. */
+export interface GroupFacts extends ScimSide<ScimGroupView> {
+  readonly keycloakId: string;
+  /** Keycloak's group; undefined when it is gone (maybe with an ancestor). */
+  readonly group: KeycloakGroup | undefined;
+  /** Set when the group exists but is outside SCOPE_GROUP_PATH: why it is not provisioned. */
+  readonly outOfScope: string | undefined;
+}
+
+/** What to do about one Keycloak group; groups are always deleted when deprovisioned. */
+export type GroupDecision =
+  | {
+      readonly op: 'none';
+      readonly keycloakId: string;
+      readonly provisioned: boolean;
+      readonly scimId: string | undefined;
+      readonly displayName: string | undefined;
+      readonly parentId: string | undefined;
+      readonly relink: boolean;
+    }
+  | {
+      readonly op: 'create';
+      readonly keycloakId: string;
+      readonly parentId: string | undefined;
+      readonly desired: ScimGroupInput;
+    }
+  | {
+      readonly op: 'update';
+      readonly keycloakId: string;
+      readonly parentId: string | undefined;
+      readonly scimId: string;
+      readonly desired: ScimGroupInput;
+      readonly changes: readonly ScimPatchOperation[];
+      readonly adopted: Adoption | undefined;
+    }
+  | {
+      readonly op: 'deprovision';
+      readonly keycloakId: string;
+      readonly scimId: string;
+      readonly displayName: string;
+      readonly reason: string;
+    }
+  | {
+      readonly op: 'wait';
+      readonly keycloakId: string;
+      readonly displayName: string;
+      readonly owner: string;
+      readonly moveAside: MoveAside | undefined;
+    }
+  | {
+      readonly op: 'problem';
+      readonly keycloakId: string;
+      readonly displayName: string;
+      readonly reason: string;
+    };
+
+export interface GroupPlanOptions {
+  readonly mapping: MappingOptions;
+}
+
+/**
+ * Decides what to write for one Keycloak group: the single decision shared by the event path
+ * and the full reconcile. Pure: same facts, same decision.
+ */
+export function planGroup(facts: GroupFacts, options: GroupPlanOptions): GroupDecision {
+  const { keycloakId, group, twin } = facts;
+  if (group === undefined || facts.outOfScope !== undefined) {
+    if (twin === undefined) return none(keycloakId, false, undefined, undefined, false);
+    return {
+      op: 'deprovision',
+      keycloakId,
+      scimId: twin.id,
+      displayName: twin.displayName,
+      reason: facts.outOfScope ?? 'gone from Keycloak',
+    };
+  }
+
+  const desired = toScimGroup(group, options.mapping);
+  const { parentId } = group;
+  const choice = chooseTarget(keycloakId, desired.displayName, facts, true, {
+    kind: 'group',
+    attribute: 'displayName',
+    nameOf: (g) => g.displayName,
+    collisionHint:
+      options.mapping.groupNameSource === 'name'
+        ? 'GROUP_NAME_SOURCE=path keeps same-named groups apart'
+        : undefined,
+  });
+  switch (choice.kind) {
+    case 'create':
+      return { op: 'create', keycloakId, parentId, desired };
+    case 'twin': {
+      const changes = groupChanges(choice.resource, desired);
+      if (changes.length === 0) {
+        return none(keycloakId, true, choice.resource, parentId, choice.foundBy !== 'id map');
+      }
+      return {
+        op: 'update',
+        keycloakId,
+        parentId,
+        scimId: choice.resource.id,
+        desired,
+        changes,
+        adopted:
+          choice.foundBy === 'id map'
+            ? undefined
+            : { foundBy: choice.foundBy, leftBy: undefined, version: choice.resource.version },
+      };
+    }
+    case 'adopt':
+      return {
+        op: 'update',
+        keycloakId,
+        parentId,
+        scimId: choice.resource.id,
+        desired,
+        changes: groupChanges(choice.resource, desired),
+        adopted: { foundBy: 'name', leftBy: choice.leftBy, version: choice.resource.version },
+      };
+    case 'wait': {
+      const aside = movedAsideName(keycloakId);
+      return {
+        op: 'wait',
+        keycloakId,
+        displayName: desired.displayName,
+        owner: choice.owner,
+        moveAside:
+          choice.moveAside === undefined
+            ? undefined
+            : {
+                scimId: choice.moveAside.id,
+                name: aside,
+                changes: [{ op: 'replace', path: 'displayName', value: aside }],
+              },
+      };
+    }
+    case 'problem':
+      return { op: 'problem', keycloakId, displayName: desired.displayName, reason: choice.reason };
+  }
+}
+
+function none(
+  keycloakId: string,
+  provisioned: boolean,
+  twin: ScimGroupView | undefined,
+  parentId: string | undefined,
+  relink: boolean,
+): GroupDecision {
+  return {
+    op: 'none',
+    keycloakId,
+    provisioned,
+    scimId: twin?.id,
+    displayName: twin?.displayName,
+    parentId,
+    relink,
+  };
+}

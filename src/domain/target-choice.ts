@@ -1,0 +1,91 @@
+import { judgeHolder, movedAsideName, sameName, type Holder, type Owned } from './ownership.js';
+
+/** How the twin of a Keycloak entity was found on the SCIM side. */
+export type FoundBy = 'id map' | 'externalId' | 'name';
+
+/** What the relay knows of one entity's SCIM side before it decides. */
+export interface ScimSide<R extends Owned> {
+  /** The resource that is this entity's ({@link ownerOf} names it), if any. */
+  readonly twin: R | undefined;
+  readonly twinFoundBy: FoundBy | undefined;
+  /** Another resource that holds the SCIM name the entity wants, if any. */
+  readonly holder: Holder<R> | undefined;
+}
+
+/**
+ * Which SCIM resource an entity that is to be provisioned writes to:
+ * - `twin`: its own;
+ * - `create`: none yet, and its name is free;
+ * - `adopt`: take over the resource holding its name (nobody's, or left by a deleted entity);
+ * - `wait`: the name is held by an entity whose own reconcile will free it; `moveAside` is the
+ *   entity's twin, to be renamed to {@link movedAsideName} meanwhile so that two entities
+ *   swapping names do not wait for each other forever;
+ * - `problem`: the name belongs to someone else for good.
+ */
+export type TargetChoice<R extends Owned> =
+  | { readonly kind: 'twin'; readonly resource: R; readonly foundBy: FoundBy }
+  | { readonly kind: 'create' }
+  | { readonly kind: 'adopt'; readonly resource: R; readonly leftBy: string | undefined }
+  | { readonly kind: 'wait'; readonly owner: string; readonly moveAside: R | undefined }
+  | { readonly kind: 'problem'; readonly reason: string };
+
+/** How to speak of one kind of resource in a problem's reason. */
+export interface ResourceWords<R> {
+  readonly kind: 'user' | 'group';
+  /** `userName` or `displayName`. */
+  readonly attribute: string;
+  readonly nameOf: (resource: R) => string;
+  /** Added to a collision between two live entities, e.g. how to avoid it. */
+  readonly collisionHint?: string | undefined;
+}
+
+/**
+ * Chooses the resource to write to, applying {@link judgeHolder}. `leftoversGo` says whether
+ * the deprovisioning of a deleted entity removes its resource (a DELETE), or leaves it holding
+ * the name (deactivation).
+ */
+export function chooseTarget<R extends Owned>(
+  keycloakId: string,
+  wanted: string,
+  side: ScimSide<R>,
+  leftoversGo: boolean,
+  words: ResourceWords<R>,
+): TargetChoice<R> {
+  const { twin, holder } = side;
+  if (holder === undefined || (twin !== undefined && holder.resource.id === twin.id)) {
+    if (twin === undefined) return { kind: 'create' };
+    return { kind: 'twin', resource: twin, foundBy: side.twinFoundBy ?? 'id map' };
+  }
+  const verdict = judgeHolder(keycloakId, wanted, holder);
+  const held = `SCIM ${words.attribute} ${JSON.stringify(wanted)} is held by SCIM ${words.kind} ${holder.resource.id}`;
+  switch (verdict.kind) {
+    case 'free':
+      if (twin === undefined)
+        return { kind: 'adopt', resource: holder.resource, leftBy: verdict.leftBy };
+      // The entity has its own twin, so it cannot take a second resource over.
+      if (verdict.leftBy !== undefined && leftoversGo) {
+        return { kind: 'wait', owner: verdict.leftBy, moveAside: undefined };
+      }
+      return {
+        kind: 'problem',
+        reason:
+          verdict.leftBy === undefined
+            ? `${held}, which no Keycloak ${words.kind} owns; rename or delete it in the SCIM target`
+            : `${held}, left deactivated by deleted Keycloak ${words.kind} ${verdict.leftBy}; delete it in the SCIM target`,
+      };
+    case 'moving':
+      return {
+        kind: 'wait',
+        owner: verdict.owner,
+        moveAside:
+          twin !== undefined && !sameName(words.nameOf(twin), movedAsideName(keycloakId))
+            ? twin
+            : undefined,
+      };
+    case 'taken':
+      return {
+        kind: 'problem',
+        reason: `SCIM ${words.attribute} ${JSON.stringify(wanted)} already belongs to Keycloak ${words.kind} ${verdict.owner}; Keycloak ${words.kind} ${keycloakId} cannot have it${words.collisionHint === undefined ? '' : ` (${words.collisionHint})`}`,
+      };
+  }
+}

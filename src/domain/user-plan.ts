@@ -1,0 +1,194 @@
+import type { ScimPatchOperation, ScimUserInput } from '../scim/scim-types.js';
+import type { KeycloakUser } from './keycloak-model.js';
+import { toScimUser, userChanges, type MappingOptions } from './mapping.js';
+import { movedAsideName } from './ownership.js';
+import type { ScimUserView } from './scim-views.js';
+import { chooseTarget, type FoundBy, type ScimSide } from './target-choice.js';
+
+/** Everything the decision about one Keycloak user needs: a slice of both sides. */
+export interface UserFacts extends ScimSide<ScimUserView> {
+  readonly keycloakId: string;
+  /** Keycloak's user; undefined when it is gone. */
+  readonly user: KeycloakUser | undefined;
+  /** Set when the user exists but is outside the provisioning scope: why it is not provisioned. */
+  readonly outOfScope: string | undefined;
+}
+
+export interface UserPlanOptions {
+  readonly mapping: MappingOptions;
+  /** `delete` removes the user's tenant access in Kestra; `deactivate` sets `active=false`. */
+  readonly userDeleteMode: 'delete' | 'deactivate';
+}
+
+/** What to do about one Keycloak user. Every variant names the user by its Keycloak id. */
+export type UserDecision =
+  /** Nothing to write. `scimId`: the twin, when the user is provisioned or left inactive. */
+  | {
+      readonly op: 'none';
+      readonly keycloakId: string;
+      readonly provisioned: boolean;
+      readonly scimId: string | undefined;
+      readonly userName: string | undefined;
+      /** The twin was found without the id map: remember it there. */
+      readonly relink: boolean;
+    }
+  | { readonly op: 'create'; readonly keycloakId: string; readonly desired: ScimUserInput }
+  /** PATCH the attributes that differ on the twin or, with `adopted`, on a resource taken over. */
+  | {
+      readonly op: 'update';
+      readonly keycloakId: string;
+      readonly scimId: string;
+      readonly desired: ScimUserInput;
+      readonly changes: readonly ScimPatchOperation[];
+      readonly adopted: Adoption | undefined;
+    }
+  | {
+      readonly op: 'deprovision';
+      readonly keycloakId: string;
+      readonly scimId: string;
+      readonly userName: string;
+      readonly how: 'delete' | 'deactivate';
+      readonly reason: string;
+    }
+  /** The userName is held by `owner`, whose own reconcile frees it; try again after it. */
+  | {
+      readonly op: 'wait';
+      readonly keycloakId: string;
+      readonly userName: string;
+      readonly owner: string;
+      readonly moveAside: MoveAside | undefined;
+    }
+  | {
+      readonly op: 'problem';
+      readonly keycloakId: string;
+      readonly userName: string;
+      readonly reason: string;
+    };
+
+/** How a resource that was not the entity's twin became it. */
+export interface Adoption {
+  readonly foundBy: FoundBy;
+  /** The deleted Keycloak entity it was left by, if any. */
+  readonly leftBy: string | undefined;
+  /** Its ETag when read, so that the takeover fails if it changed since. */
+  readonly version: string | undefined;
+}
+
+/** A rename of the entity's own twin out of the way, see {@link movedAsideName}. */
+export interface MoveAside {
+  readonly scimId: string;
+  readonly name: string;
+  readonly changes: readonly ScimPatchOperation[];
+}
+
+/** Why an existing or gone user is not provisioned; undefined when it is. */
+export function whyUserNotProvisioned(facts: UserFacts): string | undefined {
+  if (facts.outOfScope !== undefined) return facts.outOfScope;
+  if (facts.user === undefined) return 'gone from Keycloak';
+  if (facts.user.serviceAccountClientId !== undefined) {
+    return `service account of client ${facts.user.serviceAccountClientId}`;
+  }
+  return undefined;
+}
+
+/**
+ * Decides what to write for one Keycloak user: the single decision shared by the event path
+ * (on a slice it reads for the hint) and the full reconcile (on slices of what it listed).
+ * Pure: same facts, same decision.
+ */
+export function planUser(facts: UserFacts, options: UserPlanOptions): UserDecision {
+  const { keycloakId, twin } = facts;
+  const notProvisioned = whyUserNotProvisioned(facts);
+  if (notProvisioned !== undefined || facts.user === undefined) {
+    if (twin === undefined) return none(keycloakId, false, undefined, false);
+    if (options.userDeleteMode === 'deactivate' && twin.active === false) {
+      return none(keycloakId, false, twin, facts.twinFoundBy !== 'id map');
+    }
+    return {
+      op: 'deprovision',
+      keycloakId,
+      scimId: twin.id,
+      userName: twin.userName,
+      how: options.userDeleteMode,
+      reason: notProvisioned ?? 'gone from Keycloak',
+    };
+  }
+
+  const mapping = toScimUser(facts.user, options.mapping);
+  if (!mapping.ok) {
+    return { op: 'problem', keycloakId, userName: facts.user.username, reason: mapping.reason };
+  }
+  const desired = mapping.resource;
+  const choice = chooseTarget(
+    keycloakId,
+    desired.userName,
+    facts,
+    options.userDeleteMode === 'delete',
+    { kind: 'user', attribute: 'userName', nameOf: (u) => u.userName },
+  );
+  switch (choice.kind) {
+    case 'create':
+      return { op: 'create', keycloakId, desired };
+    case 'twin': {
+      const changes = userChanges(choice.resource, desired);
+      if (changes.length === 0) {
+        return none(keycloakId, true, choice.resource, choice.foundBy !== 'id map');
+      }
+      return {
+        op: 'update',
+        keycloakId,
+        scimId: choice.resource.id,
+        desired,
+        changes,
+        adopted:
+          choice.foundBy === 'id map'
+            ? undefined
+            : { foundBy: choice.foundBy, leftBy: undefined, version: choice.resource.version },
+      };
+    }
+    case 'adopt':
+      return {
+        op: 'update',
+        keycloakId,
+        scimId: choice.resource.id,
+        desired,
+        changes: userChanges(choice.resource, desired),
+        adopted: { foundBy: 'name', leftBy: choice.leftBy, version: choice.resource.version },
+      };
+    case 'wait': {
+      const aside = movedAsideName(keycloakId);
+      return {
+        op: 'wait',
+        keycloakId,
+        userName: desired.userName,
+        owner: choice.owner,
+        moveAside:
+          choice.moveAside === undefined
+            ? undefined
+            : {
+                scimId: choice.moveAside.id,
+                name: aside,
+                changes: [{ op: 'replace', path: 'userName', value: aside }],
+              },
+      };
+    }
+    case 'problem':
+      return { op: 'problem', keycloakId, userName: desired.userName, reason: choice.reason };
+  }
+}
+
+function none(
+  keycloakId: string,
+  provisioned: boolean,
+  twin: ScimUserView | undefined,
+  relink: boolean,
+): UserDecision {
+  return {
+    op: 'none',
+    keycloakId,
+    provisioned,
+    scimId: twin?.id,
+    userName: twin?.userName,
+    relink,
+  };
+}
