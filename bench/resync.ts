@@ -140,7 +140,10 @@ async function main(): Promise<void> {
     const run = (): Promise<ResyncReport> => {
       phases = {};
       phaseStart = performance.now();
-      return resync({ keycloak, scim, store }, options);
+      return resync(
+        { keycloak, scim, store, reconciler: harness.relay.engine.reconciler },
+        options,
+      );
     };
     const listKeycloak = async () => {
       let users = 0;
@@ -220,14 +223,17 @@ async function main(): Promise<void> {
           })),
           active: u.active,
         });
-        newIds.set(u.id, created.resource.id);
+        newIds.set(u.id, created.id);
       });
       const groupIds = new Map<string, string>();
       for await (const g of client.listGroups()) groupIds.set(g.displayName, g.id);
       await forEachConcurrently(state.groups, Number(CONCURRENCY), async (g) => {
         const members = g.members.map((m) => newIds.get(m) ?? m);
         const id = groupIds.get(g.displayName);
-        if (id !== undefined && members.length > 0) await client.addMembers(id, members);
+        if (id === undefined) return;
+        for (let i = 0; i < members.length; i += client.memberBatchSize) {
+          await client.patchMembers(id, members.slice(i, i + client.memberBatchSize), []);
+        }
       });
     });
     await client.close();

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
+import type { Scope } from '../domain/scope.js';
+import type { KeycloakAccessOptions } from '../keycloak/keycloak-access-options.js';
 import { createKeycloakReader, type KeycloakReader } from '../keycloak/keycloak-reader.js';
 import { ScimClient, type ScimClientHooks, type ScimClientOptions } from '../scim/scim-client.js';
 
@@ -26,8 +28,14 @@ export function scimClientFrom(
   );
 }
 
-/** The Keycloak reader as the configuration describes it. */
-export function keycloakReaderFrom(config: Config): Promise<KeycloakReader> {
+/**
+ * The Keycloak reader as the configuration describes it; `overrides` adjust its paging and
+ * timeout for one command (`check` reads single items and does not wait long).
+ */
+export function keycloakReaderFrom(
+  config: Config,
+  overrides: Pick<KeycloakAccessOptions, 'pageSize' | 'requestTimeoutMs'> = {},
+): Promise<KeycloakReader> {
   return createKeycloakReader({
     url: config.keycloak.url,
     realm: config.keycloak.realm,
@@ -35,5 +43,14 @@ export function keycloakReaderFrom(config: Config): Promise<KeycloakReader> {
     clientSecret: config.keycloak.clientSecret,
     caFile: config.keycloak.caFile,
     pageSize: config.keycloak.pageSize,
+    ...overrides,
   });
+}
+
+/** The provisioning scope the configuration sets. */
+export function provisionScopeOf(config: Config): Scope {
+  return {
+    userGroups: config.sync.scopeGroups ?? [],
+    groupPath: config.sync.scopeGroupPath,
+  };
 }

@@ -1,13 +1,15 @@
 import type { KeycloakReader as KeycloakAccess } from '../keycloak/keycloak-reader.js';
 import type { EventApi } from '../sources/poll-source.js';
-import type { KeycloakReader } from '../sync/keycloak-reader.js';
+import type { KeycloakRealmReader } from '../sync/keycloak-reader.js';
 
 /**
- * Presents the Keycloak access layer as what the reconciler and the poll source need. Both
+ * Presents the Keycloak access layer as what reconciles and the poll source need. Both
  * sides keep their own narrow interface, so each can be tested alone.
  */
-export function reconcilerView(access: KeycloakAccess): KeycloakReader {
+export function reconcilerView(access: KeycloakAccess): KeycloakRealmReader {
   return {
+    users: () => access.users(),
+    groups: () => access.groups(),
     user: (id) => access.user(id),
     group: (id) => access.group(id),
     userGroups: (userId) => access.userGroups(userId),

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
-import { describeHint, type Hint } from '../domain/hint.js';
+import type { Hint } from '../domain/hint.js';
 import { describeError } from '../errors.js';
 import { startHttpServer, type RunningHttpServer } from '../http/health-server.js';
 import { readinessFromProbes } from '../http/readiness.js';
@@ -15,11 +16,10 @@ import type { ScimClient } from '../scim/scim-client.js';
 import { AmqpSource } from '../sources/amqp-source.js';
 import { PollSource, RetentionExceededError } from '../sources/poll-source.js';
 import { StateStore } from '../state/state-store.js';
-import { Reconciler } from '../sync/reconciler.js';
-import { resync, type ResyncReport } from '../sync/resync.js';
-import { DEFAULT_DELETION_GUARD, provisionScopeOf } from './resync-command.js';
-import { WorkQueue } from '../sync/work-queue.js';
-import { keycloakReaderFrom, scimClientFrom } from './clients.js';
+import { SyncEngine } from '../sync/engine.js';
+import type { ResyncReport } from '../sync/resync.js';
+import type { Outcome } from '../sync/work-queue.js';
+import { keycloakReaderFrom, provisionScopeOf, scimClientFrom } from './clients.js';
 import { eventView, reconcilerView } from './keycloak-adapter.js';
 
 /** The relay's parts, wired from the configuration. Nothing runs until `start`. */
@@ -28,8 +28,7 @@ export interface Relay {
   readonly store: StateStore;
   readonly scim: ScimClient;
   readonly keycloak: KeycloakReader;
-  readonly reconciler: Reconciler;
-  readonly queue: WorkQueue;
+  readonly engine: SyncEngine;
   readonly metrics: RelayMetrics;
   /** The health and metrics endpoint's port once started; undefined when switched off. */
   readonly httpPort: number | undefined;
@@ -37,8 +36,8 @@ export interface Relay {
   start(): Promise<void>;
   /** Runs a full reconcile now (the background one runs every RESYNC_INTERVAL_MS). */
   reconcileAll(): Promise<ResyncReport>;
-  /** Hands a hint to the queue, as a source would. */
-  submit(hint: Hint): ReturnType<WorkQueue['submit']>;
+  /** Hands a hint to the engine, as a source would. */
+  submit(hint: Hint): Promise<Outcome>;
   /**
    * Stops taking events, finishes the work in flight (acking it), persists the checkpoint and
    * closes every connection, within `timeoutMs`.
@@ -56,46 +55,38 @@ const AMQP_BASELINE = 'amqp.baseline';
 export async function createRelay(config: Config, logger: Logger): Promise<Relay> {
   const metrics = new RelayMetrics();
   const store = StateStore.open(config.state.dir);
-  metrics.setParked(store.parkedCount());
   const scim = scimClientFrom(config, { logger, ...scimClientMetricsHooks(metrics) });
   const keycloak = await keycloakReaderFrom(config);
-  const reconciler = new Reconciler(reconcilerView(keycloak), scim, store, {
-    mapping: config.mapping,
-    userDeleteMode: config.mapping.userDeleteMode,
-    membershipMode: config.mapping.membershipMode,
-    scope: provisionScopeOf(config),
-    logger,
-  });
-  const queue = new WorkQueue(
-    (hint) => reconciler.apply(hint).then(() => undefined),
+  const engine = new SyncEngine(
     {
-      park: (key, hint, reason) => {
-        store.park(key, hint, reason);
-        metrics.setParked(store.parkedCount());
+      keycloak: reconcilerView(keycloak),
+      scim,
+      store,
+      hooks: {
+        ...workQueueMetricsHooks(metrics),
+        onParkedCount: (count) => {
+          metrics.setParked(count);
+        },
+        onReconciled: () => {
+          metrics.syncSucceeded(new Date());
+        },
       },
-      unpark: (key) => {
-        store.unpark(key);
-        metrics.setParked(store.parkedCount());
-      },
-      ...workQueueMetricsHooks(metrics),
     },
     {
+      mapping: config.mapping,
+      userDeleteMode: config.mapping.userDeleteMode,
+      membershipMode: config.mapping.membershipMode,
+      scope: provisionScopeOf(config),
       concurrency: config.sync.concurrency,
       minDelayMs: Math.max(config.retry.minDelayMs, 100),
       maxDelayMs: Math.max(config.retry.maxDelayMs, 1_000),
       maxTransientAttempts: 10,
+      resyncIntervalMs: config.sync.resyncIntervalMs,
+      parkedRetryMs: PARKED_RETRY_MS,
       logger,
     },
   );
-  /**
-   * While a full reconcile runs, its plan may be older than an event applied meanwhile and
-   * undo it. Every hint seen during the run is therefore applied once more after it.
-   */
-  let duringResync: Map<string, Hint> | undefined;
-  const submit = (hint: Hint) => {
-    duringResync?.set(JSON.stringify(hint), hint);
-    return queue.submit(hint);
-  };
+  const submit = (hint: Hint): Promise<Outcome> => engine.submit(hint);
 
   const amqpSource = (): AmqpSource => {
     if (config.source !== 'amqp') throw new Error('not in AMQP mode');
@@ -107,6 +98,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         realm: config.keycloak.realm,
         prefetch: config.amqp.prefetch,
         maxDeliveries: config.amqp.maxDeliveries,
+        ca: config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
         logger,
       },
       (hint) =>
@@ -123,7 +115,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     const kept = [events.eventsExpirationMs, events.adminEventsExpirationMs].filter(
       (ms): ms is number => ms !== undefined,
     );
-    const poll = new PollSource(
+    return new PollSource(
       eventView(keycloak),
       store,
       submit,
@@ -142,82 +134,22 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         },
       },
     );
-    return poll;
   };
   let source: AmqpSource | PollSource | undefined;
   let http: RunningHttpServer | undefined;
   let started = false;
-  let resyncTimer: NodeJS.Timeout | undefined;
-  let resyncRunning: Promise<ResyncReport> | undefined;
+  let stopping: Promise<void> | undefined;
 
-  const runResync = async (): Promise<ResyncReport> => {
-    const seen = new Map<string, Hint>();
-    duringResync = seen;
-    try {
-      const report = await resync(
-        { keycloak, scim, store, logger },
-        {
-          mapping: config.mapping,
-          userDeleteMode: config.mapping.userDeleteMode,
-          membershipMode: config.mapping.membershipMode,
-          scope: 'all',
-          // Missed deletions are repaired too, but never more than the guard allows unattended.
-          prune: true,
-          guard: DEFAULT_DELETION_GUARD,
-          confirmed: false,
-          dryRun: false,
-          concurrency: config.sync.concurrency,
-          provisionScope: provisionScopeOf(config),
-        },
-      );
-      const { users, groups, memberships, failures, guard } = report;
-      logger.info(
-        {
-          users,
-          groups,
-          memberships,
-          failures: failures.length,
-          ms: Math.round(report.durationMs),
-        },
-        'full reconcile done',
-      );
-      if (guard.blocked) {
-        logger.warn(
-          { reason: guard.reason },
-          'full reconcile held deletions back; run `keycloak-scim-relay resync --prune --yes` once checked',
-        );
-      }
-      for (const failure of failures) {
-        logger.error({ failure }, `full reconcile could not apply ${failure.kind} ${failure.name}`);
-      }
-      if (failures.length === 0 && report.aborted === undefined) {
-        metrics.syncSucceeded(new Date());
-      }
-      return report;
-    } finally {
-      duringResync = undefined;
-      for (const hint of seen.values()) {
-        queue.submit(hint).catch(() => undefined);
-      }
+  /**
+   * A full reconcile that stands for everything before it: only a complete one counts. One
+   * stopped early (a refused token, a disabled integration) throws, so that no baseline is
+   * recorded for it and the next start reconciles again.
+   */
+  const baselineReconcile = async (): Promise<void> => {
+    const report = await engine.reconcileAll();
+    if (report.aborted !== undefined) {
+      throw new Error(`the first full reconcile did not complete: ${report.aborted}`);
     }
-  };
-  /** One full reconcile at a time; a second request joins the one running. */
-  const reconcileAll = (): Promise<ResyncReport> => {
-    resyncRunning ??= runResync().finally(() => {
-      resyncRunning = undefined;
-    });
-    return resyncRunning;
-  };
-  const scheduleResync = (): void => {
-    if (config.sync.resyncIntervalMs === 0) return;
-    resyncTimer = setTimeout(() => {
-      reconcileAll()
-        .catch((error: unknown) => {
-          logger.error({ error: describeError(error) }, 'full reconcile failed; retried next time');
-        })
-        .finally(scheduleResync);
-    }, config.sync.resyncIntervalMs);
-    resyncTimer.unref();
   };
 
   /** `/readyz`: Keycloak and SCIM answer, and the event source is connected and keeping up. */
@@ -241,8 +173,9 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
 
   /**
    * Polls from the checkpoint; without one, or with one older than the realm keeps events,
-   * reconciles everything first. The checkpoint is set to "now" before that reconcile, so the
-   * changes made while it runs are polled afterwards.
+   * reconciles everything first. Only once that reconcile is complete is the checkpoint set, to
+   * the moment it began: the changes made while it ran are polled afterwards, and a reconcile
+   * that was killed or refused runs again at the next start.
    */
   const startPolling = async (poll: PollSource): Promise<void> => {
     const missing = store.checkpoint('poll.admin') === undefined;
@@ -257,19 +190,10 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
           ? 'first start: reconciling everything once'
           : 'events may have expired unseen: reconciling everything',
       );
-      poll.resetToNow();
-      await reconcileAll();
+      const began = Date.now();
+      await baselineReconcile();
+      poll.resetToNow(began);
       await poll.start();
-    }
-  };
-
-  let parkedTimer: NodeJS.Timeout | undefined;
-  let stopping: Promise<void> | undefined;
-  const retryParked = (): void => {
-    for (const item of store.parked()) {
-      queue.submit(item.hint).catch((error: unknown) => {
-        logger.debug({ error: describeError(error) }, `parked ${describeHint(item.hint)} left`);
-      });
     }
   };
 
@@ -278,10 +202,9 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     store,
     scim,
     keycloak,
-    reconciler,
-    queue,
+    engine,
     metrics,
-    reconcileAll,
+    reconcileAll: () => engine.reconcileAll(),
     get httpPort() {
       return http?.port;
     },
@@ -303,7 +226,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         await amqp.start();
         if (store.checkpoint(AMQP_BASELINE) === undefined) {
           logger.info('first start on this queue: reconciling everything once');
-          await reconcileAll();
+          await baselineReconcile();
           store.putCheckpoint(AMQP_BASELINE, new Date().toISOString());
         }
       } else {
@@ -311,10 +234,8 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         source = poll;
         await startPolling(poll);
       }
-      scheduleResync();
+      engine.startBackground();
       started = true;
-      parkedTimer = setInterval(retryParked, PARKED_RETRY_MS);
-      parkedTimer.unref();
       logger.info(
         { source: config.source, realm: config.keycloak.realm, scim: scim.endpoint },
         'relay started',
@@ -328,12 +249,9 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   };
 
   async function shutdown(timeoutMs: number): Promise<void> {
-    clearInterval(parkedTimer);
-    clearTimeout(resyncTimer);
     const graceful = (async () => {
       await source?.stop();
-      await resyncRunning?.catch(() => undefined);
-      await queue.close();
+      await engine.stop();
     })();
     const timedOut = await Promise.race([
       graceful.then(() => false),
@@ -345,7 +263,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     ]);
     if (timedOut) {
       logger.warn({ timeoutMs }, 'shutdown bound reached; unfinished work will be redelivered');
-      await queue.close();
+      await engine.queue.close();
       // Closing the queue releases whatever the source waited for; let it finish closing.
       await graceful.catch(() => undefined);
     }

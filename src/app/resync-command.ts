@@ -2,11 +2,15 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { Config } from '../config.js';
 import { secretValues } from '../config.js';
-import type { DeletionGuard, ResyncPlan } from '../domain/resync-plan.js';
-import type { Scope } from '../domain/scope.js';
+import {
+  DEFAULT_DELETION_GUARD,
+  type DeletionGuard,
+  type ResyncPlan,
+} from '../domain/resync-plan.js';
 import { ConfigError, describeError } from '../errors.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger } from '../logger.js';
 import { StateStore } from '../state/state-store.js';
+import { Reconciler } from '../sync/reconciler.js';
 import {
   resync,
   type KindSummary,
@@ -15,14 +19,8 @@ import {
   type ResyncReport,
   type ResyncRunOptions,
 } from '../sync/resync.js';
-import { keycloakReaderFrom, scimClientFrom } from './clients.js';
-
-/**
- * Default mass-deletion guard: a run may delete or deactivate at most this many managed SCIM
- * resources, and at most this share of them, before it needs `--yes`. A Keycloak that answers
- * with an empty realm (a wrong realm name, a lost role) must not empty Kestra.
- */
-export const DEFAULT_DELETION_GUARD: DeletionGuard = { maxDeletes: 100, maxDeleteShare: 0.5 };
+import { keycloakReaderFrom, provisionScopeOf, scimClientFrom } from './clients.js';
+import { reconcilerView } from './keycloak-adapter.js';
 
 /** The command line options of `resync`, for `node:util` `parseArgs`. */
 export const resyncArgOptions = {
@@ -153,14 +151,6 @@ export function resyncRunOptions(
   };
 }
 
-/** The provisioning scope the configuration sets. */
-export function provisionScopeOf(config: Config): Scope {
-  return {
-    userGroups: config.sync.scopeGroups ?? [],
-    groupPath: config.sync.scopeGroupPath,
-  };
-}
-
 /** Where the command writes: results to `out`, progress to `err`. */
 export interface CommandOutput {
   out(line: string): void;
@@ -209,7 +199,12 @@ export async function resyncCommand(
   try {
     const keycloak = await keycloakReaderFrom(config);
     try {
-      return await runResync({ keycloak, scim, store, logger }, config, command, output);
+      return await runResync(
+        { keycloak: reconcilerView(keycloak), scim, store, logger },
+        config,
+        command,
+        output,
+      );
     } finally {
       await keycloak.close();
     }
@@ -227,13 +222,24 @@ export async function resyncCommand(
  * 0 done, 1 something failed, 3 deletions held back by the guard.
  */
 export async function runResync(
-  deps: ResyncDeps & { readonly logger?: Logger | undefined },
+  deps: Omit<ResyncDeps, 'reconciler'>,
   config: Config,
   command: ResyncCommandOptions,
   output: CommandOutput,
 ): Promise<number> {
   const progress = progressPrinter(output, command.json);
-  const report = await resync(deps, resyncRunOptions(config, command, progress.update));
+  // The same reconciler as `run`'s, with locks of its own: nothing else writes in this process.
+  const reconciler = new Reconciler(deps.keycloak, deps.scim, deps.store, {
+    mapping: config.mapping,
+    userDeleteMode: config.mapping.userDeleteMode,
+    membershipMode: config.mapping.membershipMode,
+    scope: provisionScopeOf(config),
+    logger: deps.logger,
+  });
+  const report = await resync(
+    { ...deps, reconciler },
+    resyncRunOptions(config, command, progress.update),
+  );
   progress.end();
   if (command.json) {
     output.out(JSON.stringify(reportJson(report), null, 2));

@@ -1,401 +1,646 @@
 import type { Logger } from 'pino';
-import type { Hint } from '../domain/hint.js';
+import { planGroup, type GroupDecision } from '../domain/group-plan.js';
+import { describeHint, groupHint, userHint, type Hint } from '../domain/hint.js';
 import type { KeycloakGroup } from '../domain/keycloak-model.js';
-import {
-  groupMatches,
-  toScimGroup,
-  toScimUser,
-  userMatches,
-  type MappingOptions,
-} from '../domain/mapping.js';
-import { EVERYTHING, groupInScope, scopesUsers, userInScope, type Scope } from '../domain/scope.js';
-import { PermanentError, ScimError } from '../errors.js';
+import type { MappingOptions } from '../domain/mapping.js';
+import { affectedGroups, effectiveGroups, type MembershipMode } from '../domain/membership.js';
+import { EVERYTHING, groupInScope, scopesUsers, type Scope } from '../domain/scope.js';
+import { planUser, type UserDecision } from '../domain/user-plan.js';
+import { PermanentError, ScimError, TransientError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
-import type { ScimGroup, ScimGroupInput, ScimUser, ScimUserInput } from '../scim/scim-types.js';
 import type { StateStore } from '../state/state-store.js';
+import { FactReader, type KeycloakGroupSide, type KeycloakUserSide } from './fact-reader.js';
+import { Freshness, type Snapshot } from './freshness.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { KeycloakReader } from './keycloak-reader.js';
+import { GroupMemberWriter } from './member-writer.js';
+import { ScimWriter, StaleDecisionError } from './scim-writer.js';
 
 export interface ReconcilerOptions {
   readonly mapping: MappingOptions;
   /** `delete` removes the user's tenant access in Kestra; `deactivate` sets `active=false`. */
   readonly userDeleteMode: 'delete' | 'deactivate';
   /** `inherited`: a member of a child group also counts as a member of every ancestor. */
-  readonly membershipMode: 'direct' | 'inherited';
+  readonly membershipMode: MembershipMode;
   /** The part of the realm that is provisioned; everything when absent. */
-  readonly scope?: Scope;
-  readonly logger?: Logger;
+  readonly scope?: Scope | undefined;
+  readonly logger?: Logger | undefined;
+  /**
+   * Work to do soon, outside the locks held now: the entity that holds a name another one
+   * waits for, or the members of a group created in passing. The work queue takes the hint;
+   * without one (a one-off resync), the full reconcile's own phases cover it.
+   */
+  readonly schedule?: ((hint: Hint) => void) | undefined;
 }
 
-/** What one reconcile changed on the SCIM side, for counters and resync summaries. */
-export type Change = 'created' | 'adopted' | 'updated' | 'deactivated' | 'deleted' | 'unchanged';
+/** What a reconcile did on the SCIM side, for counters and reports. */
+export type Change = 'created' | 'adopted' | 'updated' | 'deprovisioned' | 'unchanged' | 'waiting';
+
+/** The end of one user or group reconcile. */
+export interface Outcome {
+  /** The SCIM twin when the entity is provisioned; undefined when it is not (any more). */
+  readonly scimId: string | undefined;
+  readonly change: Change;
+  /** For `waiting`: the entity that holds the name. */
+  readonly waitingFor?: string | undefined;
+}
+
+/** A decision made by a full reconcile from its listing, applied through the same locks. */
+export interface Planned<D> {
+  readonly decision: D;
+  readonly snapshot: Snapshot;
+}
 
 /**
- * Makes the SCIM side match Keycloak for one entity at a time. Every method reads Keycloak's
- * current state first, so it is safe to call for any hint, any number of times, in any order.
+ * Makes the SCIM side match Keycloak, one entity at a time, for the event path and the full
+ * reconcile alike. For each entity it reads the slice of both sides the decision needs, asks
+ * the pure planner (`planUser`, `planGroup`, `planMembers`), and applies the decision with the
+ * one `ScimWriter`. Reading Keycloak first makes it safe to call for any hint, any number of
+ * times, in any order.
+ *
+ * Serialisation: an entity's lock (`user:ID`, `group:ID`) is held for its whole reconcile;
+ * the locks of the SCIM names it may take (`userName:…`, `displayName:…`) around the read of
+ * the SCIM side and the write, so an adoption by name and a pending write on the same name
+ * never interleave; member changes go through the `GroupMemberWriter`, one PATCH per group at a
+ * time. Locks are taken user before group, entity before name, so none waits in a circle.
  */
 export class Reconciler {
-  private readonly locks = new KeyedLock();
-  /** Set once the server refuses `externalId eq` filters; then we rely on the id map alone. */
-  private externalIdFilterUnsupported = false;
+  readonly locks = new KeyedLock();
+  readonly freshness = new Freshness();
+  readonly members: GroupMemberWriter;
+  readonly writer: ScimWriter;
+  private readonly facts: FactReader;
+  private readonly scope: Scope;
 
   constructor(
     private readonly keycloak: KeycloakReader,
-    private readonly scim: ScimClient,
+    scim: ScimClient,
     private readonly store: StateStore,
     private readonly options: ReconcilerOptions,
-  ) {}
+  ) {
+    this.scope = options.scope ?? EVERYTHING;
+    this.members = new GroupMemberWriter(scim, store, this.freshness, options.logger);
+    this.writer = new ScimWriter(scim, store, this.members, options.logger);
+    this.facts = new FactReader(keycloak, scim, store, {
+      mapping: options.mapping,
+      scope: this.scope,
+    });
+  }
 
-  apply(hint: Hint): Promise<unknown> {
+  /**
+   * Reconciles what a hint names. An entity that must wait for another to free its name has
+   * that one scheduled (`onBlocked`) and fails transiently, to be tried again after it.
+   */
+  async apply(hint: Hint): Promise<void> {
+    const why = `event: ${describeHint(hint)}`;
+    let outcome: Outcome;
     switch (hint.kind) {
       case 'user':
-        return this.reconcileUser(hint.userId);
+        outcome = await this.reconcileUser(hint.userId, { why });
+        break;
       case 'group':
-        return this.reconcileGroup(hint.groupId, hint.subtree);
+        outcome = await this.reconcileGroup(hint.groupId, hint.subtree, { why });
+        if (hint.members === true && outcome.change !== 'created' && outcome.change !== 'adopted') {
+          await this.reconcileGroupMembers(hint.groupId, why);
+        }
+        break;
       case 'membership':
-        return this.reconcileMembership(hint.userId, hint.groupId);
+        outcome = await this.reconcileMembership(hint.userId, hint.groupId, why);
+        break;
+    }
+    if (outcome.change === 'waiting' && outcome.waitingFor !== undefined) {
+      const blocker =
+        hint.kind === 'group' ? groupHint(outcome.waitingFor) : userHint(outcome.waitingFor);
+      this.options.schedule?.(blocker);
+      throw new TransientError(
+        `${describeHint(hint)} waits for ${describeHint(blocker)} to give up the SCIM name it wants`,
+      );
     }
   }
 
   // Users
 
-  private get scope(): Scope {
-    return this.options.scope ?? EVERYTHING;
-  }
-
   /**
-   * Returns the SCIM id when the user is provisioned, `undefined` when it must not be (gone,
-   * a service account, or out of scope). A user that is new to SCIM also joins its groups:
-   * Keycloak announces no membership for default groups or groups given at creation.
+   * Reconciles one user. A user new to SCIM also joins its groups: Keycloak announces no
+   * membership for default groups or the groups of a create body.
    */
-  async reconcileUser(keycloakId: string): Promise<{ scimId?: string; change: Change }> {
-    return this.locks.run(`user:${keycloakId}`, async () => {
-      const user = await this.keycloak.user(keycloakId);
-      if (user === undefined || user.serviceAccountClientId !== undefined) {
-        return { change: await this.deprovisionUser(keycloakId) };
-      }
-      let direct: KeycloakGroup[] | undefined;
-      if (scopesUsers(this.scope)) {
-        direct = await this.directGroups(keycloakId);
-        const paths = direct.map((group) => group.path);
-        if (!userInScope(this.scope, paths)) {
-          return { change: await this.deprovisionUser(keycloakId) };
-        }
-      }
-      const mapped = toScimUser(user, this.options.mapping);
-      if (!mapped.ok) throw new PermanentError(mapped.reason);
-      const result = await this.ensureUser(keycloakId, mapped.resource);
-      if (result.change === 'created' || result.change === 'adopted') {
-        await this.joinGroups(result.scimId, direct ?? (await this.directGroups(keycloakId)));
-      }
-      return result;
-    });
-  }
-
-  private async directGroups(userId: string): Promise<KeycloakGroup[]> {
-    const groups: KeycloakGroup[] = [];
-    for await (const group of this.keycloak.userGroups(userId)) groups.push(group);
-    return groups;
-  }
-
-  /** Adds a newly provisioned user to its in-scope groups (and their ancestors if inherited). */
-  private async joinGroups(scimUserId: string, direct: readonly KeycloakGroup[]): Promise<void> {
-    const targets = new Map<string, KeycloakGroup>();
-    for (const group of direct) {
-      const chain =
-        this.options.membershipMode === 'inherited' ? await this.affectedGroups(group.id) : [group];
-      for (const g of chain) if (groupInScope(this.scope, g.path)) targets.set(g.id, g);
-    }
-    for (const group of targets.values()) {
-      const { scimId } = await this.ensureGroup(group);
-      await this.scim.addMembers(scimId, [scimUserId]);
-    }
-  }
-
-  private async ensureUser(
+  reconcileUser(
     keycloakId: string,
-    desired: ScimUserInput,
-  ): Promise<{ scimId: string; change: Change }> {
-    const existing = await this.findUser(keycloakId, desired.userName);
-    if (existing !== undefined) {
-      await this.assertOwnable('user', existing.externalId, keycloakId, desired.userName);
-      const same = userMatches(existing, desired);
-      if (!same) await this.scim.replaceUser(existing.id, desired);
-      this.store.putUser({ keycloakId, scimId: existing.id, userName: desired.userName });
-      return { scimId: existing.id, change: same ? 'unchanged' : 'updated' };
-    }
-
-    const created = await this.scim.createUser(desired);
-    let change: Change = 'created';
-    if (created.adopted) {
-      await this.assertOwnable('user', created.resource.externalId, keycloakId, desired.userName);
-      change = 'adopted';
-      if (!userMatches(created.resource, desired)) {
-        await this.scim.replaceUser(created.resource.id, desired);
-      }
-    }
-    this.store.putUser({ keycloakId, scimId: created.resource.id, userName: desired.userName });
-    this.options.logger?.info(
-      { keycloakId, scimId: created.resource.id, userName: desired.userName },
-      `${change} SCIM user ${desired.userName}`,
+    how: { readonly why: string; readonly planned?: Planned<UserDecision> | undefined },
+  ): Promise<Outcome> {
+    return this.locks.run(userKey(keycloakId), () =>
+      this.marked(
+        userKey(keycloakId),
+        async () => (await this.userLocked(keycloakId, how)).outcome,
+      ),
     );
-    return { scimId: created.resource.id, change };
   }
 
-  /** Finds the SCIM user by the id map, then externalId, then userName (adoption). */
-  private async findUser(keycloakId: string, userName: string): Promise<ScimUser | undefined> {
-    const known = this.store.user(keycloakId);
-    if (known !== undefined) {
-      const byId = await this.scim.getUser(known.scimId);
-      if (byId !== undefined) return byId;
-      // Gone on the SCIM side (deleted there, or tenant access removed): look again by name.
-    }
-    const byExternalId = await this.byExternalId(() => this.scim.findUserByExternalId(keycloakId));
-    if (byExternalId !== undefined) return byExternalId;
-    return this.scim.findUserByUserName(userName);
-  }
-
-  private async deprovisionUser(keycloakId: string): Promise<Change> {
-    const known = this.store.user(keycloakId);
-    const scimId =
-      known?.scimId ??
-      (await this.byExternalId(() => this.scim.findUserByExternalId(keycloakId)))?.id;
-    if (scimId === undefined) return 'unchanged';
-
-    if (this.options.userDeleteMode === 'deactivate') {
-      const current = await this.scim.getUser(scimId);
-      if (current === undefined || !(current.active ?? true)) return 'unchanged';
-      await this.scim.patchUser(scimId, [{ op: 'replace', path: 'active', value: false }]);
-      this.options.logger?.info(
-        { keycloakId, scimId },
-        `deactivated SCIM user ${current.userName}`,
-      );
-      return 'deactivated';
-    }
-    const deleted = await this.scim.deleteUser(scimId);
-    this.store.forgetUser(keycloakId);
-    if (deleted) this.options.logger?.info({ keycloakId, scimId }, 'deleted SCIM user');
-    return deleted ? 'deleted' : 'unchanged';
-  }
-
-  // Groups
-
-  /**
-   * Creates, renames or deletes the group's SCIM twin. With `subtree`, also every descendant:
-   * a rename changes their paths, and a delete takes them all without an event of their own.
-   */
-  async reconcileGroup(keycloakId: string, subtree: boolean): Promise<Change> {
-    const group = await this.keycloak.group(keycloakId);
-    if (group === undefined || !groupInScope(this.scope, group.path)) {
-      return this.deleteGroupTree(keycloakId);
-    }
-
-    const { change } = await this.ensureGroup(group);
-    if (subtree) {
-      const present = new Set<string>([keycloakId]);
-      for await (const descendant of this.keycloak.descendants(keycloakId)) {
-        present.add(descendant.id);
-        if (groupInScope(this.scope, descendant.path)) await this.ensureGroup(descendant);
-        else await this.deleteGroup(descendant.id);
-      }
-      // Groups we knew below this one that Keycloak no longer lists there were moved or deleted.
-      for (const known of this.store.descendantsOf(keycloakId)) {
-        if (!present.has(known.keycloakId)) await this.reconcileGroup(known.keycloakId, true);
+  private async userLocked(
+    keycloakId: string,
+    how: { readonly why: string; readonly planned?: Planned<UserDecision> | undefined },
+  ): Promise<{ outcome: Outcome; keycloak: KeycloakUserSide | undefined }> {
+    const { planned, why } = how;
+    if (
+      planned !== undefined &&
+      !this.freshness.changedSince(planned.snapshot, userKey(keycloakId))
+    ) {
+      const names = [nameOfUserDecision(planned.decision), this.store.user(keycloakId)?.userName];
+      try {
+        const outcome = await this.locks.runAll(userNameKeys(names), () =>
+          this.applyUser(planned.decision, why, true),
+        );
+        return { outcome, keycloak: undefined };
+      } catch (error) {
+        // The listing is out of date for this user: decide again from a fresh read.
+        if (!(error instanceof StaleDecisionError) && !isNameTaken(error)) throw error;
       }
     }
-    return change;
-  }
-
-  /** Makes sure the group exists in SCIM with the right name; returns its SCIM id. */
-  async ensureGroup(group: KeycloakGroup): Promise<{ scimId: string; change: Change }> {
-    return this.locks.run(`group:${group.id}`, async () => {
-      const desired = toScimGroup(group, this.options.mapping);
-      const existing = await this.findGroup(group.id, desired.displayName);
-      let scimId: string;
-      let change: Change;
-      if (existing !== undefined) {
-        await this.assertOwnable('group', existing.externalId, group.id, desired.displayName);
-        scimId = existing.id;
-        change = groupMatches(existing, desired) ? 'unchanged' : 'updated';
-        if (change === 'updated') await this.renameGroup(existing.id, desired);
-      } else {
-        const created = await this.scim.createGroup(desired);
-        scimId = created.resource.id;
-        change = created.adopted ? 'adopted' : 'created';
-        if (created.adopted) {
-          await this.assertOwnable(
-            'group',
-            created.resource.externalId,
-            group.id,
-            desired.displayName,
-          );
-          if (!groupMatches(created.resource, desired)) await this.renameGroup(scimId, desired);
+    const keycloak = await this.facts.keycloakUser(keycloakId);
+    const names = [this.facts.wantedUserName(keycloak), this.store.user(keycloakId)?.userName];
+    const outcome = await this.locks.runAll(userNameKeys(names), async () => {
+      for (const exhaustive of [false, true]) {
+        const facts = await this.facts.userFacts(keycloakId, keycloak, { exhaustive });
+        try {
+          return await this.applyUser(planUser(facts, this.options), why, false);
+        } catch (error) {
+          // Taken although the lookup found nobody: the server's `eq` may be case-sensitive.
+          if (!isNameTaken(error) || exhaustive) throw error;
         }
-        this.options.logger?.info(
-          { keycloakId: group.id, scimId },
-          `${change} SCIM group ${desired.displayName}`,
+      }
+      throw new PermanentError(`unreachable: user ${keycloakId} decided twice`);
+    });
+    if (planned === undefined && (outcome.change === 'created' || outcome.change === 'adopted')) {
+      await this.joinGroups(keycloakId, outcome, keycloak, why);
+    }
+    return { outcome, keycloak };
+  }
+
+  private async applyUser(decision: UserDecision, why: string, verify: boolean): Promise<Outcome> {
+    const { writer } = this;
+    switch (decision.op) {
+      case 'none':
+        if (decision.relink && decision.scimId !== undefined && decision.userName !== undefined) {
+          writer.linkUser(decision.keycloakId, decision.scimId, decision.userName);
+        }
+        if (!decision.provisioned && decision.scimId !== undefined) {
+          // Left inactive by an earlier deactivation: no memberships either.
+          await writer.leaveAllGroups(decision.scimId, why);
+        }
+        return { scimId: decision.provisioned ? decision.scimId : undefined, change: 'unchanged' };
+      case 'create':
+        return { scimId: await writer.createUser(decision, why), change: 'created' };
+      case 'update':
+        return {
+          scimId: await writer.updateUser(decision, why, verify),
+          change: decision.adopted?.foundBy === 'name' ? 'adopted' : 'updated',
+        };
+      case 'deprovision':
+        await writer.deprovisionUser(decision, why);
+        return { scimId: undefined, change: 'deprovisioned' };
+      case 'wait':
+        if (decision.moveAside !== undefined) {
+          await writer.moveAside(
+            'user',
+            decision.keycloakId,
+            decision.moveAside,
+            `${why}; userName ${decision.userName} is still held by Keycloak user ${decision.owner}`,
+          );
+        }
+        return { scimId: undefined, change: 'waiting', waitingFor: decision.owner };
+      case 'problem':
+        throw new PermanentError(
+          `user ${decision.keycloakId} (${decision.userName}): ${decision.reason}`,
+        );
+    }
+  }
+
+  /** Adds a user new to SCIM to its groups (and their ancestors when inherited). */
+  private async joinGroups(
+    keycloakId: string,
+    outcome: Outcome,
+    keycloak: KeycloakUserSide,
+    why: string,
+  ): Promise<void> {
+    const userScimId = outcome.scimId;
+    if (userScimId === undefined) return;
+    const direct = keycloak.directGroups ?? (await this.facts.userGroups(keycloakId));
+    const groups = await this.withAncestors(direct);
+    const member = effectiveGroups(
+      direct.map((g) => g.id),
+      (id) => groups.get(id)?.parentId,
+      this.options.membershipMode,
+    );
+    for (const groupId of member) {
+      const group = groups.get(groupId);
+      if (group === undefined || !groupInScope(this.scope, group.path)) continue;
+      const groupScimId = await this.groupTwin(group, why);
+      if (groupScimId !== undefined) {
+        await this.members.set(
+          groupScimId,
+          userScimId,
+          true,
+          `${why}; new to SCIM, joins its groups`,
         );
       }
-      this.store.putGroup({
-        keycloakId: group.id,
-        scimId,
-        displayName: desired.displayName,
-        parentId: group.parentId,
-      });
-      return { scimId, change };
-    });
-  }
-
-  /** PATCH, not PUT: a PUT without `members` would empty the group. */
-  private async renameGroup(scimId: string, desired: ScimGroupInput): Promise<void> {
-    await this.scim.patchGroup(scimId, [
-      { op: 'replace', path: 'displayName', value: desired.displayName },
-      { op: 'replace', path: 'externalId', value: desired.externalId },
-    ]);
-  }
-
-  private async findGroup(keycloakId: string, displayName: string): Promise<ScimGroup | undefined> {
-    const known = this.store.group(keycloakId);
-    if (known !== undefined) {
-      const byId = await this.scim.getGroup(known.scimId, { withMembers: false });
-      if (byId !== undefined) return byId;
     }
-    const byExternalId = await this.byExternalId(() => this.scim.findGroupByExternalId(keycloakId));
-    if (byExternalId !== undefined) return byExternalId;
-    return this.scim.findGroupByDisplayName(displayName);
-  }
-
-  private async deleteGroupTree(keycloakId: string): Promise<Change> {
-    let deletedAny = false;
-    // Deepest first, so no moment exists where a child outlives its parent's deletion halfway.
-    for (const descendant of this.store.descendantsOf(keycloakId)) {
-      deletedAny = (await this.deleteGroup(descendant.keycloakId)) || deletedAny;
-    }
-    deletedAny = (await this.deleteGroup(keycloakId)) || deletedAny;
-    return deletedAny ? 'deleted' : 'unchanged';
-  }
-
-  private deleteGroup(keycloakId: string): Promise<boolean> {
-    return this.locks.run(`group:${keycloakId}`, async () => {
-      // The group may still exist under another parent (a move): then it is not ours to delete,
-      // unless that move took it out of scope.
-      const current = await this.keycloak.group(keycloakId);
-      if (current !== undefined && groupInScope(this.scope, current.path)) return false;
-      const known = this.store.group(keycloakId);
-      const scimId =
-        known?.scimId ??
-        (await this.byExternalId(() => this.scim.findGroupByExternalId(keycloakId)))?.id;
-      if (scimId === undefined) return false;
-      const deleted = await this.scim.deleteGroup(scimId);
-      this.store.forgetGroup(keycloakId);
-      if (deleted) {
-        this.options.logger?.info(
-          { keycloakId, scimId },
-          `deleted SCIM group ${known?.displayName ?? scimId}`,
-        );
-      }
-      return deleted;
-    });
   }
 
   // Memberships
 
   /**
-   * Makes one user's membership in one group (and, in `inherited` mode, in its ancestors)
-   * match Keycloak, with a PATCH add or remove of that one member. The user is provisioned
-   * first: Kestra refuses members without tenant access.
+   * Makes one user's membership of one group (and, when inherited, of its ancestors) match
+   * Keycloak. The user is provisioned first: Kestra refuses members without tenant access.
    */
-  async reconcileMembership(userId: string, groupId: string): Promise<Change> {
-    const user = await this.reconcileUser(userId);
-    if (user.scimId === undefined) return 'unchanged';
+  reconcileMembership(userId: string, groupId: string, why: string): Promise<Outcome> {
+    return this.locks.run(userKey(userId), () =>
+      this.marked(userKey(userId), () => this.membershipLocked(userId, groupId, why)),
+    );
+  }
 
-    const direct = await this.directGroups(userId);
+  private async membershipLocked(userId: string, groupId: string, why: string): Promise<Outcome> {
+    const { outcome, keycloak } = await this.userLocked(userId, { why });
+    const userScimId = outcome.scimId;
+    if (userScimId === undefined) return outcome;
+    const direct = keycloak?.directGroups ?? (await this.facts.userGroups(userId));
+    const target = await this.keycloak.group(groupId);
+    if (target === undefined) return outcome; // Gone: its own reconcile deletes its twin.
+    const groups = await this.withAncestors([...direct, target]);
+    const parentOf = (id: string): string | undefined => groups.get(id)?.parentId;
+    const member = effectiveGroups(
+      direct.map((g) => g.id),
+      parentOf,
+      this.options.membershipMode,
+    );
+    for (const affectedId of affectedGroups(groupId, parentOf, this.options.membershipMode)) {
+      const group = groups.get(affectedId);
+      if (group === undefined || !groupInScope(this.scope, group.path)) continue;
+      const groupScimId = await this.groupTwin(group, why);
+      if (groupScimId === undefined) continue;
+      await this.members.set(groupScimId, userScimId, member.has(affectedId), why);
+    }
+    return outcome;
+  }
 
-    let changed = false;
-    const affected = await this.affectedGroups(groupId);
-    for (const group of affected.filter((g) => groupInScope(this.scope, g.path))) {
-      const member = direct.some(
-        (g) =>
-          g.id === group.id ||
-          (this.options.membershipMode === 'inherited' && g.path.startsWith(`${group.path}/`)),
+  /**
+   * A member change a full reconcile planned from its listing, made under the user's lock. If
+   * the event path worked on the user or the group since the listing began, the membership is
+   * decided afresh instead. Members nobody owns in Keycloak are just removed.
+   */
+  async plannedMember(
+    group: { readonly keycloakId: string; readonly scimId: string },
+    user: {
+      readonly keycloakId: string | undefined;
+      readonly scimId: string;
+      readonly member: boolean;
+    },
+    snapshot: Snapshot,
+    why: string,
+  ): Promise<void> {
+    const userId = user.keycloakId;
+    if (userId === undefined) {
+      await this.members.set(group.scimId, user.scimId, user.member, why);
+      return;
+    }
+    // The change is queued under the lock, so it lands in order with the event path's; the
+    // PATCH itself is awaited outside it.
+    const queued = await this.locks.run(userKey(userId), async () => {
+      const stale =
+        this.freshness.changedSince(snapshot, userKey(userId)) ||
+        this.freshness.changedSince(snapshot, groupKey(group.keycloakId));
+      if (!stale) return { done: this.members.set(group.scimId, user.scimId, user.member, why) };
+      await this.marked(userKey(userId), () =>
+        this.membershipLocked(userId, group.keycloakId, why),
       );
-      const { scimId: scimGroupId } = await this.ensureGroup(group);
-      if (member) {
-        await this.scim.addMembers(scimGroupId, [user.scimId]);
-      } else {
-        await this.removeMember(scimGroupId, user.scimId);
+      return { done: Promise.resolve() };
+    });
+    await queued.done;
+  }
+
+  /**
+   * Makes a group's members match Keycloak, member by member through
+   * {@link reconcileMembership}, so each change is decided under its user's lock from a fresh
+   * read. Used where members change without an event of their own: a group created or
+   * adopted, a group moved or deleted under inherited memberships.
+   */
+  async reconcileGroupMembers(groupId: string, why: string): Promise<void> {
+    const { group, outOfScope } = await this.facts.keycloakGroup(groupId);
+    const groupScimId = this.store.group(groupId)?.scimId;
+    if (group === undefined || outOfScope !== undefined || groupScimId === undefined) return;
+    const wanted = new Set<string>();
+    const collect = async (id: string): Promise<void> => {
+      for await (const member of this.keycloak.groupMembers(id)) wanted.add(member.id);
+    };
+    await collect(groupId);
+    if (this.options.membershipMode === 'inherited') {
+      for await (const descendant of this.keycloak.descendants(groupId))
+        await collect(descendant.id);
+    }
+    const current = await this.members.members(groupScimId);
+    for (const keycloakUserId of wanted) {
+      const userScimId = this.store.user(keycloakUserId)?.scimId;
+      if (userScimId === undefined || !current.has(userScimId)) {
+        await this.reconcileMembership(keycloakUserId, groupId, why);
       }
-      changed = true;
     }
-    return changed ? 'updated' : 'unchanged';
+    for (const userScimId of current) {
+      const owner = this.store.userByScimId(userScimId)?.keycloakId;
+      if (owner === undefined) {
+        // Nobody's in Keycloak, so nobody's member: Keycloak does not have this membership.
+        await this.members.set(groupScimId, userScimId, false, `${why}; not a member in Keycloak`);
+      } else if (!wanted.has(owner)) {
+        await this.reconcileMembership(owner, groupId, why);
+      }
+    }
   }
 
-  /** The group and, in inherited mode, its ancestors; none when the group is gone. */
-  private async affectedGroups(groupId: string): Promise<KeycloakGroup[]> {
-    const groups: KeycloakGroup[] = [];
-    const seen = new Set<string>();
-    let next: string | undefined = groupId;
-    while (next !== undefined && !seen.has(next)) {
-      seen.add(next);
-      const group = await this.keycloak.group(next);
-      if (group === undefined) break;
-      groups.push(group);
-      next = this.options.membershipMode === 'inherited' ? group.parentId : undefined;
+  // Groups
+
+  /**
+   * Creates, renames or deletes the group's twin. With `subtree`, also every descendant: a
+   * rename changes their paths, and a delete takes them all without an event of their own.
+   * A group created or adopted also gets its members, unless `inPassing` (a user's reconcile
+   * needs the twin and holds that user's lock): then they are scheduled.
+   */
+  async reconcileGroup(
+    keycloakId: string,
+    subtree: boolean,
+    how: {
+      readonly why: string;
+      readonly planned?: Planned<GroupDecision> | undefined;
+      readonly inPassing?: boolean | undefined;
+    },
+  ): Promise<Outcome> {
+    const { why } = how;
+    const before = this.store.group(keycloakId);
+    // Who belonged below it, for what its deletion changes; read before the records go.
+    const formerMembers = subtree && before !== undefined ? this.recordedMembers(keycloakId) : [];
+    const { outcome, keycloak } = await this.locks.run(groupKey(keycloakId), () =>
+      this.marked(groupKey(keycloakId), () => this.groupLocked(keycloakId, how)),
+    );
+    if (outcome.change === 'created' || outcome.change === 'adopted') {
+      if (how.inPassing === true) this.options.schedule?.(groupHint(keycloakId, false, true));
+      else await this.reconcileGroupMembers(keycloakId, why);
     }
-    return groups;
+    const gone = outcome.scimId === undefined && outcome.change !== 'waiting';
+    if (gone) {
+      // Deepest first: no moment where a child outlives its parent's deletion halfway.
+      for (const descendant of this.store.descendantsOf(keycloakId)) {
+        await this.reconcileGroup(descendant.keycloakId, false, {
+          why: `${why}; below a deleted group`,
+        });
+      }
+    } else if (subtree) {
+      const present = new Set<string>();
+      for await (const descendant of this.keycloak.descendants(keycloakId)) {
+        present.add(descendant.id);
+        await this.reconcileGroup(descendant.id, false, { why: `${why}; below a changed group` });
+      }
+      // Groups known below this one that Keycloak no longer lists there were moved or deleted.
+      for (const known of this.store.descendantsOf(keycloakId)) {
+        if (!present.has(known.keycloakId)) {
+          await this.reconcileGroup(known.keycloakId, true, { why: `${why}; no longer below it` });
+        }
+      }
+    }
+    const group = keycloak?.group;
+    if (subtree && before !== undefined && (gone || before.parentId !== group?.parentId)) {
+      await this.afterMove(before.parentId, gone ? undefined : group, formerMembers, why);
+    }
+    return outcome;
   }
 
-  /** Removing a member who is not there is success: the server may say `noTarget`. */
-  private async removeMember(scimGroupId: string, scimUserId: string): Promise<void> {
-    try {
-      await this.scim.removeMembers(scimGroupId, [scimUserId]);
-    } catch (error) {
-      if (error instanceof ScimError && error.status === 400 && error.scimType === 'noTarget')
-        return;
-      throw error;
+  /** Keycloak ids of the members the relay recorded for a group and the groups below it. */
+  private recordedMembers(keycloakId: string): string[] {
+    const users = new Set<string>();
+    const groups = [this.store.group(keycloakId), ...this.store.descendantsOf(keycloakId)];
+    for (const group of groups) {
+      if (group === undefined) continue;
+      for (const scimId of this.store.knownMembers(group.scimId) ?? []) {
+        const owner = this.store.userByScimId(scimId)?.keycloakId;
+        if (owner !== undefined) users.add(owner);
+      }
+    }
+    return [...users];
+  }
+
+  private async groupLocked(
+    keycloakId: string,
+    how: { readonly why: string; readonly planned?: Planned<GroupDecision> | undefined },
+  ): Promise<{ outcome: Outcome; keycloak: KeycloakGroupSide | undefined }> {
+    const { planned, why } = how;
+    if (
+      planned !== undefined &&
+      !this.freshness.changedSince(planned.snapshot, groupKey(keycloakId))
+    ) {
+      const names = [
+        nameOfGroupDecision(planned.decision),
+        this.store.group(keycloakId)?.displayName,
+      ];
+      try {
+        const outcome = await this.locks.runAll(displayNameKeys(names), () =>
+          this.applyGroup(planned.decision, why, true),
+        );
+        return { outcome, keycloak: undefined };
+      } catch (error) {
+        if (!(error instanceof StaleDecisionError) && !isNameTaken(error)) throw error;
+      }
+    }
+    const keycloak = await this.facts.keycloakGroup(keycloakId);
+    const names = [
+      this.facts.wantedDisplayName(keycloak),
+      this.store.group(keycloakId)?.displayName,
+    ];
+    const outcome = await this.locks.runAll(displayNameKeys(names), async () => {
+      for (const exhaustive of [false, true]) {
+        const facts = await this.facts.groupFacts(keycloakId, keycloak, { exhaustive });
+        try {
+          return await this.applyGroup(planGroup(facts, this.options), why, false);
+        } catch (error) {
+          if (!isNameTaken(error) || exhaustive) throw error;
+        }
+      }
+      throw new PermanentError(`unreachable: group ${keycloakId} decided twice`);
+    });
+    return { outcome, keycloak };
+  }
+
+  private async applyGroup(
+    decision: GroupDecision,
+    why: string,
+    verify: boolean,
+  ): Promise<Outcome> {
+    const { writer } = this;
+    switch (decision.op) {
+      case 'none':
+        // Also after a move that keeps the name (GROUP_NAME_SOURCE=name): the new parent.
+        if (
+          decision.provisioned &&
+          decision.scimId !== undefined &&
+          decision.displayName !== undefined
+        ) {
+          writer.linkGroup(
+            decision.keycloakId,
+            decision.scimId,
+            decision.displayName,
+            decision.parentId,
+          );
+        }
+        return { scimId: decision.provisioned ? decision.scimId : undefined, change: 'unchanged' };
+      case 'create':
+        return { scimId: await writer.createGroup(decision, why), change: 'created' };
+      case 'update':
+        return {
+          scimId: await writer.updateGroup(decision, why, verify),
+          change: decision.adopted?.foundBy === 'name' ? 'adopted' : 'updated',
+        };
+      case 'deprovision':
+        await writer.deprovisionGroup(decision, why);
+        return { scimId: undefined, change: 'deprovisioned' };
+      case 'wait':
+        if (decision.moveAside !== undefined) {
+          await writer.moveAside(
+            'group',
+            decision.keycloakId,
+            decision.moveAside,
+            `${why}; displayName ${decision.displayName} is still held by Keycloak group ${decision.owner}`,
+          );
+        }
+        return { scimId: undefined, change: 'waiting', waitingFor: decision.owner };
+      case 'problem':
+        throw new PermanentError(
+          `group ${decision.keycloakId} (${decision.displayName}): ${decision.reason}`,
+        );
+    }
+  }
+
+  /**
+   * What a moved or deleted group changes without an event: under inherited memberships the
+   * members of its subtree join its new ancestors and leave its old ones; under SCOPE_GROUPS
+   * they may enter or leave the scope. `group` is undefined when it was deleted.
+   */
+  private async afterMove(
+    oldParentId: string | undefined,
+    group: KeycloakGroup | undefined,
+    formerMembers: readonly string[],
+    why: string,
+  ): Promise<void> {
+    if (this.options.membershipMode === 'inherited') {
+      const ancestors = new Set<string>();
+      for (
+        let id = oldParentId;
+        id !== undefined && !ancestors.has(id);
+        id = this.store.group(id)?.parentId
+      ) {
+        ancestors.add(id);
+      }
+      if (group !== undefined) {
+        for (const id of (await this.withAncestors([group])).keys()) {
+          if (id !== group.id) ancestors.add(id);
+        }
+      }
+      for (const ancestor of ancestors) {
+        await this.reconcileGroupMembers(ancestor, `${why}; a group below it moved or went`);
+      }
+    }
+    if (scopesUsers(this.scope)) {
+      const users = new Set(formerMembers);
+      if (group !== undefined) {
+        const collect = async (id: string): Promise<void> => {
+          for await (const member of this.keycloak.groupMembers(id)) users.add(member.id);
+        };
+        await collect(group.id);
+        for await (const descendant of this.keycloak.descendants(group.id)) {
+          await collect(descendant.id);
+        }
+      }
+      for (const userId of users) {
+        await this.reconcileUser(userId, { why: `${why}; a group of the user moved or went` });
+      }
     }
   }
 
   // Shared
 
-  /**
-   * A SCIM resource found by name may belong to another Keycloak entity (two groups named
-   * alike under GROUP_NAME_SOURCE=name, or a renamed user). Adopt it only when it carries no
-   * externalId, ours, or that of an entity Keycloak no longer has.
-   */
-  private async assertOwnable(
-    kind: 'user' | 'group',
-    externalId: string | undefined,
-    keycloakId: string,
-    name: string,
-  ): Promise<void> {
-    if (externalId === undefined || externalId === '' || externalId === keycloakId) return;
-    const other =
-      kind === 'user'
-        ? await this.keycloak.user(externalId)
-        : await this.keycloak.group(externalId);
-    if (other === undefined) return;
-    throw new PermanentError(
-      kind === 'user'
-        ? `SCIM userName ${JSON.stringify(name)} already belongs to Keycloak user ${externalId}; Keycloak user ${keycloakId} cannot take it`
-        : `SCIM displayName ${JSON.stringify(name)} already belongs to Keycloak group ${externalId}; group ${keycloakId} collides with it (GROUP_NAME_SOURCE=path keeps same-named groups apart)`,
-    );
+  /** The SCIM twin of a Keycloak group, created when missing; undefined if it cannot be. */
+  private async groupTwin(group: KeycloakGroup, why: string): Promise<string | undefined> {
+    const known = this.store.group(group.id);
+    if (known !== undefined) return known.scimId;
+    const outcome = await this.reconcileGroup(group.id, false, { why, inPassing: true });
+    return outcome.scimId;
   }
 
-  /** Runs an `externalId eq` lookup, unless the server has shown it cannot filter on it. */
-  private async byExternalId<T>(lookup: () => Promise<T | undefined>): Promise<T | undefined> {
-    if (this.externalIdFilterUnsupported) return undefined;
+  /** The given groups and all their ancestors, read from Keycloak, by id. */
+  private async withAncestors(
+    groups: readonly KeycloakGroup[],
+  ): Promise<Map<string, KeycloakGroup>> {
+    const byId = new Map(groups.map((g) => [g.id, g]));
+    if (this.options.membershipMode === 'direct') return byId;
+    const queue = [...groups];
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const parentId = next.parentId;
+      if (parentId === undefined || byId.has(parentId)) continue;
+      const parent = await this.keycloak.group(parentId);
+      if (parent === undefined) continue;
+      byId.set(parent.id, parent);
+      queue.push(parent);
+    }
+    return byId;
+  }
+
+  /** Marks `key` as worked on by the event path, at the start and at the end. */
+  private async marked<T>(key: string, work: () => Promise<T>): Promise<T> {
+    this.freshness.mark(key);
     try {
-      return await lookup();
-    } catch (error) {
-      if (error instanceof ScimError && error.status === 400) {
-        this.externalIdFilterUnsupported = true;
-        this.options.logger?.warn(
-          'the SCIM server refuses externalId filters; relying on the relay’s id map and names',
-        );
-        return undefined;
-      }
-      throw error;
+      return await work();
+    } finally {
+      this.freshness.mark(key);
     }
   }
+}
+
+export function userKey(keycloakId: string): string {
+  return `user:${keycloakId}`;
+}
+
+export function groupKey(keycloakId: string): string {
+  return `group:${keycloakId}`;
+}
+
+function userNameKeys(names: readonly (string | undefined)[]): string[] {
+  return names.flatMap((name) => (name === undefined ? [] : [`userName:${name.toLowerCase()}`]));
+}
+
+function displayNameKeys(names: readonly (string | undefined)[]): string[] {
+  return names.flatMap((name) => (name === undefined ? [] : [`displayName:${name.toLowerCase()}`]));
+}
+
+function nameOfUserDecision(decision: UserDecision): string | undefined {
+  switch (decision.op) {
+    case 'create':
+    case 'update':
+      return decision.desired.userName;
+    case 'none':
+    case 'deprovision':
+    case 'wait':
+    case 'problem':
+      return decision.userName;
+  }
+}
+
+function nameOfGroupDecision(decision: GroupDecision): string | undefined {
+  switch (decision.op) {
+    case 'create':
+    case 'update':
+      return decision.desired.displayName;
+    case 'none':
+    case 'deprovision':
+    case 'wait':
+    case 'problem':
+      return decision.displayName;
+  }
+}
+
+function isNameTaken(error: unknown): boolean {
+  return error instanceof ScimError && error.status === 409;
 }

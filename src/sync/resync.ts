@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
+import type { GroupDecision } from '../domain/group-plan.js';
 import type { KeycloakGroup, KeycloakUser } from '../domain/keycloak-model.js';
-import { groupMatches, userMatches } from '../domain/mapping.js';
 import {
   planResync,
-  scimGroupView,
-  scimUserView,
   type GroupStep,
   type GuardVerdict,
   type MemberStep,
@@ -12,28 +10,31 @@ import {
   type ResyncInput,
   type ResyncOptions,
   type ResyncPlan,
-  type ScimGroupView,
-  type ScimUserView,
   type UserStep,
+  type WaitStep,
 } from '../domain/resync-plan.js';
+import type { ScimGroupListing, ScimUserView } from '../domain/scim-views.js';
 import { EVERYTHING, scopeKeycloakSide, scopesUsers, type Scope } from '../domain/scope.js';
+import type { UserDecision } from '../domain/user-plan.js';
 import { ScimError, describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
+import { groupView, userView } from './fact-reader.js';
+import type { Snapshot } from './freshness.js';
+import type { KeycloakRealmReader } from './keycloak-reader.js';
+import type { Outcome, Reconciler } from './reconciler.js';
 import { forEachConcurrently } from './resync-pool.js';
-
-/** What a resync reads from Keycloak; the Keycloak access layer provides it, page by page. */
-export interface ResyncKeycloak {
-  users(): AsyncIterable<KeycloakUser>;
-  groups(): AsyncIterable<KeycloakGroup>;
-  groupMembers(groupId: string): AsyncIterable<KeycloakUser>;
-}
 
 /** The parts a resync works with. */
 export interface ResyncDeps {
-  readonly keycloak: ResyncKeycloak;
+  readonly keycloak: KeycloakRealmReader;
   readonly scim: ScimClient;
   readonly store: StateStore;
+  /**
+   * Applies every write, through the same per-entity locks as the event path. `run` passes
+   * its own, so a full reconcile and the events it meets serialise on the same entities.
+   */
+  readonly reconciler: Reconciler;
   readonly logger?: Logger | undefined;
 }
 
@@ -105,8 +106,12 @@ export interface ResyncReport {
 /**
  * Makes the SCIM side match Keycloak: reads every user, the group tree and every membership
  * from Keycloak page by page, lists the SCIM side, plans the difference with
- * {@link planResync}, and applies only that, `concurrency` writes at a time. Groups are
- * created empty and members follow as PATCH deltas; the id map is kept up to date.
+ * {@link planResync}, and applies only that, `concurrency` entities at a time. Groups are
+ * created empty and members follow as PATCH deltas.
+ *
+ * Every decision is applied by the reconciler under the entity's lock, as an event would be;
+ * one the event path overtook since the listing began is made again from a fresh read, so a
+ * full reconcile never undoes a newer change.
  *
  * Each write that fails is listed in the report and the rest carries on; only a refused
  * SCIM token or a disabled integration (401/403) stops the run early (`aborted`), since every
@@ -114,16 +119,37 @@ export interface ResyncReport {
  */
 export async function resync(deps: ResyncDeps, options: ResyncRunOptions): Promise<ResyncReport> {
   const started = performance.now();
-  const read = await readBothSides(deps, options);
-  // Out of scope is, to the plan, as if Keycloak did not have it.
-  const input = {
-    ...read,
-    keycloak: scopeKeycloakSide(read.keycloak, options.provisionScope ?? EVERYTHING),
-  };
-  const plan = planResync(input, options);
-  const run = new Applier(deps, options, plan, input);
-  if (!options.dryRun) await run.apply();
-  else run.predict();
+  const snapshot = deps.reconciler.freshness.snapshot();
+  try {
+    const read = await readBothSides(deps, options);
+    const scoped = scopeKeycloakSide(read.keycloak, options.provisionScope ?? EVERYTHING);
+    const input: ResyncInput = {
+      ...read,
+      keycloak: {
+        ...scoped,
+        // Out of scope is, to the plan, as if not provisioned; it still exists, though.
+        allIds: new Set([
+          ...read.keycloak.users.map((u) => u.id),
+          ...read.keycloak.groups.map((g) => g.id),
+        ]),
+      },
+    };
+    const plan = planResync(input, options);
+    const run = new Applier(deps, options, plan, snapshot);
+    if (!options.dryRun) await run.apply(read.scim.groups);
+    else run.predict();
+    return report(options, plan, run, started);
+  } finally {
+    snapshot.close();
+  }
+}
+
+function report(
+  options: ResyncRunOptions,
+  plan: ResyncPlan,
+  run: Applier,
+  started: number,
+): ResyncReport {
   return {
     dryRun: options.dryRun,
     plan,
@@ -141,11 +167,11 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
   options.onProgress?.({ phase: 'read', done: 0, total: 0 });
   const readScim = async () => {
     const users: ScimUserView[] = [];
-    for await (const user of deps.scim.listUsers()) users.push(scimUserView(user));
-    const groups: ScimGroupView[] = [];
+    for await (const user of deps.scim.listUsers()) users.push(userView(user));
+    const groups: ScimGroupListing[] = [];
     if (options.scope !== 'users') {
       for await (const group of deps.scim.listGroups(undefined, { withMembers: true })) {
-        groups.push(scimGroupView(group));
+        groups.push({ ...groupView(group), memberIds: (group.members ?? []).map((m) => m.value) });
       }
     }
     return { users, groups };
@@ -199,9 +225,6 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
   };
 }
 
-/** Id-map writes per SQLite transaction. */
-const STORE_BATCH = 200;
-
 const emptyKind = (): KindSummary => ({
   created: 0,
   updated: 0,
@@ -212,36 +235,25 @@ const emptyKind = (): KindSummary => ({
   failed: 0,
 });
 
-/** Applies one plan and keeps its counts. */
+/** How many rounds waiting entities get: enough for names that swap between two entities. */
+const WAIT_ROUNDS = 3;
+
+/** Applies one plan through the reconciler and keeps its counts. */
 class Applier {
   readonly users = emptyKind();
   readonly groups = emptyKind();
   readonly memberships: MembershipSummary;
   readonly failures: ResyncFailure[] = [];
-
-  /** SCIM ids known so far: matched ones from the plan, created ones as they come. */
-  private readonly userScimIds: Map<string, string>;
-  private readonly groupScimIds = new Map<string, string>();
-  private readonly liveUsers: Set<string>;
-  private readonly liveGroups: Set<string>;
   /** Set once the SCIM server refused our token or the integration: nothing more can work. */
   private fatal: ScimError | undefined;
-  /**
-   * Id-map writes not yet committed. One SQLite transaction per batch instead of one synced
-   * write per resource: losing a batch to a crash costs nothing, the next run adopts by
-   * externalId.
-   */
-  private pendingStore: (() => void)[] = [];
+  private readonly why = 'full reconcile';
 
   constructor(
     private readonly deps: ResyncDeps,
     private readonly options: ResyncRunOptions,
     private readonly plan: ResyncPlan,
-    input: ResyncInput,
+    private readonly snapshot: Snapshot,
   ) {
-    this.userScimIds = new Map(plan.userScimIds);
-    this.liveUsers = new Set(input.keycloak.users.map((u) => u.id));
-    this.liveGroups = new Set(input.keycloak.groups.map((g) => g.id));
     this.memberships = { added: 0, removed: 0, skipped: plan.membersSkipped, failed: 0 };
     this.users.unchanged = plan.unchanged.users;
     this.groups.unchanged = plan.unchanged.groups;
@@ -256,8 +268,14 @@ class Applier {
 
   /** Fills the counts with what {@link apply} would do, for a dry run. */
   predict(): void {
-    for (const step of this.plan.groups) this.countGroup(step);
-    for (const step of this.plan.users) this.countUser(step);
+    for (const step of this.plan.groups) countStep(this.groups, step);
+    for (const step of this.plan.users) countStep(this.users, step);
+    for (const step of this.plan.waits) {
+      countStep(step.kind === 'user' ? this.users : this.groups, {
+        op: 'update',
+        adopted: undefined,
+      });
+    }
     for (const step of this.plan.members) {
       this.memberships.added += step.add.length;
       this.memberships.removed += step.remove.length;
@@ -265,20 +283,19 @@ class Applier {
     if (!this.plan.guard.blocked) for (const step of this.plan.prune) this.countPrune(step);
   }
 
-  async apply(): Promise<void> {
-    const { store } = this.deps;
+  /** `listed`: the SCIM groups as read, whose members become the relay's records. */
+  async apply(listed: readonly ScimGroupListing[]): Promise<void> {
+    const { store, reconciler } = this.deps;
     store.transaction(() => {
       for (const link of this.plan.links) {
         if (link.kind === 'user') {
-          store.putUser({ keycloakId: link.keycloakId, scimId: link.scimId, userName: link.name });
+          reconciler.writer.linkUser(link.keycloakId, link.scimId, link.name);
         } else {
-          store.putGroup({
-            keycloakId: link.keycloakId,
-            scimId: link.scimId,
-            displayName: link.name,
-            parentId: link.parentId,
-          });
+          reconciler.writer.linkGroup(link.keycloakId, link.scimId, link.name, link.parentId);
         }
+      }
+      for (const group of listed) {
+        reconciler.members.refresh(group.id, group.memberIds, this.snapshot);
       }
     });
     await this.phase('groups', this.plan.groups, (step) => this.applyGroup(step));
@@ -297,6 +314,7 @@ class Applier {
     } else {
       await this.phase('prune', this.plan.prune, (step) => this.applyPrune(step));
     }
+    await this.applyWaits();
   }
 
   get aborted(): string | undefined {
@@ -314,226 +332,155 @@ class Applier {
     let done = 0;
     const report = this.options.onProgress;
     report?.({ phase, done, total: steps.length });
-    try {
-      await forEachConcurrently(steps, this.options.concurrency, async (step) => {
-        if (this.fatal !== undefined) return;
-        await apply(step);
-        done += 1;
-        report?.({ phase, done, total: steps.length });
-      });
-    } finally {
-      this.flushStore();
-    }
-  }
-
-  private remember(write: () => void): void {
-    this.pendingStore.push(write);
-    if (this.pendingStore.length >= STORE_BATCH) this.flushStore();
-  }
-
-  private flushStore(): void {
-    const writes = this.pendingStore;
-    this.pendingStore = [];
-    if (writes.length === 0) return;
-    this.deps.store.transaction(() => {
-      for (const write of writes) write();
+    // Id-map writes of one batch of entities share a transaction; losing a batch to a crash
+    // costs nothing, the next run finds the resources by externalId.
+    await forEachConcurrently(steps, this.options.concurrency, async (step) => {
+      if (this.fatal !== undefined) return;
+      await apply(step);
+      done += 1;
+      report?.({ phase, done, total: steps.length });
     });
   }
 
-  // Groups
+  // Groups and users: each decision applied by the reconciler, as an event would be.
 
   private async applyGroup(step: GroupStep): Promise<void> {
-    const name = step.desired.displayName;
-    try {
-      let scimId: string;
-      if (step.op === 'create') {
-        const created = await this.deps.scim.createGroup(step.desired);
-        scimId = created.resource.id;
-        if (created.adopted) {
-          const owner = created.resource.externalId;
-          if (this.ownedByAnother(owner, step.keycloakId, this.liveGroups)) {
-            this.fail(
-              'group',
-              step.keycloakId,
-              name,
-              `SCIM displayName ${JSON.stringify(name)} already belongs to Keycloak group ${owner ?? ''}`,
-            );
-            return;
-          }
-          if (!groupMatches(created.resource, step.desired)) await this.renameGroup(scimId, step);
-        }
-      } else {
-        scimId = step.scimId;
-        await this.renameGroup(scimId, step);
-      }
-      this.remember(() => {
-        this.deps.store.putGroup({
-          keycloakId: step.keycloakId,
-          scimId,
-          displayName: name,
-          parentId: step.parentId,
-        });
+    await this.decide('group', step.keycloakId, step.desired.displayName, async () => {
+      const outcome = await this.deps.reconciler.reconcileGroup(step.keycloakId, false, {
+        why: this.why,
+        planned: { decision: step, snapshot: this.snapshot },
       });
-      this.groupScimIds.set(step.keycloakId, scimId);
-      this.countGroup(step);
-    } catch (error) {
-      this.failOn(error, 'group', step.keycloakId, name);
-    }
+      countOutcome(this.groups, outcome, step);
+    });
   }
-
-  /** PATCH, not PUT: a PUT without `members` would empty the group. */
-  private renameGroup(scimId: string, step: GroupStep): Promise<void> {
-    return this.deps.scim.patchGroup(scimId, [
-      { op: 'replace', path: 'displayName', value: step.desired.displayName },
-      { op: 'replace', path: 'externalId', value: step.keycloakId },
-    ]);
-  }
-
-  private countGroup(step: GroupStep): void {
-    if (step.op === 'create') this.groups.created += 1;
-    else {
-      this.groups.updated += 1;
-      if (step.adopted) this.groups.adopted += 1;
-    }
-  }
-
-  // Users
 
   private async applyUser(step: UserStep): Promise<void> {
-    const name = step.desired.userName;
-    try {
-      let scimId: string;
-      if (step.op === 'create') {
-        const created = await this.deps.scim.createUser(step.desired);
-        scimId = created.resource.id;
-        if (created.adopted) {
-          const owner = created.resource.externalId;
-          if (this.ownedByAnother(owner, step.keycloakId, this.liveUsers)) {
-            this.fail(
-              'user',
-              step.keycloakId,
-              name,
-              `SCIM userName ${JSON.stringify(name)} already belongs to Keycloak user ${owner ?? ''}`,
-            );
-            return;
-          }
-          if (!userMatches(created.resource, step.desired)) {
-            await this.deps.scim.replaceUser(scimId, step.desired);
-          }
-        }
-      } else {
-        scimId = step.scimId;
-        await this.deps.scim.replaceUser(scimId, step.desired);
-      }
-      this.remember(() => {
-        this.deps.store.putUser({ keycloakId: step.keycloakId, scimId, userName: name });
+    await this.decide('user', step.keycloakId, step.desired.userName, async () => {
+      const outcome = await this.deps.reconciler.reconcileUser(step.keycloakId, {
+        why: this.why,
+        planned: { decision: step, snapshot: this.snapshot },
       });
-      this.userScimIds.set(step.keycloakId, scimId);
-      this.countUser(step);
-    } catch (error) {
-      this.failOn(error, 'user', step.keycloakId, name);
-    }
+      countOutcome(this.users, outcome, step);
+    });
   }
 
-  private countUser(step: UserStep): void {
-    if (step.op === 'create') this.users.created += 1;
-    else {
-      this.users.updated += 1;
-      if (step.adopted) this.users.adopted += 1;
+  private async applyPrune(step: PruneStep): Promise<void> {
+    const { reconciler } = this.deps;
+    const why = `${this.why}: ${step.reason}`;
+    await this.decide(step.kind, step.scimId, step.name, async () => {
+      let outcome: Outcome;
+      if (step.kind === 'user') {
+        const decision: UserDecision = {
+          op: 'deprovision',
+          keycloakId: step.externalId,
+          scimId: step.scimId,
+          userName: step.name,
+          how: step.op,
+          reason: step.reason,
+        };
+        outcome = await reconciler.reconcileUser(step.externalId, {
+          why,
+          planned: { decision, snapshot: this.snapshot },
+        });
+      } else {
+        const decision: GroupDecision = {
+          op: 'deprovision',
+          keycloakId: step.externalId,
+          scimId: step.scimId,
+          displayName: step.name,
+          reason: step.reason,
+        };
+        outcome = await reconciler.reconcileGroup(step.externalId, false, {
+          why,
+          planned: { decision, snapshot: this.snapshot },
+        });
+      }
+      if (outcome.change === 'deprovisioned') this.countPrune(step);
+    });
+  }
+
+  /**
+   * Entities whose name another one held: tried again, afresh, once everything else is
+   * applied, in rounds, since two entities swapping names free each other's in turn.
+   */
+  private async applyWaits(): Promise<void> {
+    let waiting: readonly WaitStep[] = this.plan.waits;
+    for (
+      let round = 1;
+      round <= WAIT_ROUNDS && waiting.length > 0 && this.fatal === undefined;
+      round++
+    ) {
+      const next: WaitStep[] = [];
+      for (const step of waiting) {
+        const name = step.kind === 'user' ? step.userName : step.displayName;
+        await this.decide(step.kind, step.keycloakId, name, async () => {
+          const { reconciler } = this.deps;
+          const outcome =
+            step.kind === 'user'
+              ? await reconciler.reconcileUser(step.keycloakId, { why: this.why })
+              : await reconciler.reconcileGroup(step.keycloakId, false, { why: this.why });
+          if (outcome.change !== 'waiting') {
+            countOutcome(step.kind === 'user' ? this.users : this.groups, outcome, undefined);
+          } else if (round === WAIT_ROUNDS) {
+            this.fail(
+              step.kind,
+              step.keycloakId,
+              name,
+              `its SCIM name is still held by Keycloak ${step.kind} ${outcome.waitingFor ?? step.owner}`,
+            );
+          } else {
+            next.push(step);
+          }
+        });
+      }
+      waiting = next;
     }
   }
 
   // Memberships
 
   private async applyMembers(step: MemberStep): Promise<void> {
-    const groupId = step.groupScimId ?? this.groupScimIds.get(step.groupKeycloakId);
-    if (groupId === undefined) {
+    const { store, reconciler } = this.deps;
+    const groupScimId = step.groupScimId ?? store.group(step.groupKeycloakId)?.scimId;
+    if (groupScimId === undefined) {
       // The group's create failed and is listed already; its members cannot follow.
       this.memberships.failed += step.add.length;
       return;
     }
-    const add: string[] = [];
+    const writes: { keycloakId: string | undefined; scimId: string; member: boolean }[] = [];
     for (const keycloakId of step.add) {
-      const scimId = this.userScimIds.get(keycloakId);
+      const scimId = store.user(keycloakId)?.scimId;
       if (scimId === undefined) this.memberships.failed += 1;
-      else add.push(scimId);
+      else writes.push({ keycloakId, scimId, member: true });
     }
-    try {
-      if (add.length > 0) {
-        await this.deps.scim.addMembers(groupId, add);
-        this.memberships.added += add.length;
-      }
-    } catch (error) {
-      this.memberships.failed += add.length;
-      this.failOn(
-        error,
-        'membership',
-        step.groupKeycloakId,
-        `${step.displayName} (add ${add.length})`,
-      );
+    for (const scimId of step.remove) {
+      writes.push({ keycloakId: store.userByScimId(scimId)?.keycloakId, scimId, member: false });
     }
-    try {
-      if (step.remove.length > 0) {
-        await this.removeMembers(groupId, step.remove);
-        this.memberships.removed += step.remove.length;
-      }
-    } catch (error) {
-      this.memberships.failed += step.remove.length;
-      this.failOn(
-        error,
-        'membership',
-        step.groupKeycloakId,
-        `${step.displayName} (remove ${step.remove.length})`,
-      );
-    }
-  }
-
-  /** Removing a member who is not there is success: the server may say `noTarget`. */
-  private async removeMembers(groupId: string, userIds: readonly string[]): Promise<void> {
-    try {
-      await this.deps.scim.removeMembers(groupId, userIds);
-    } catch (error) {
-      if (!(error instanceof ScimError && error.status === 400 && error.scimType === 'noTarget')) {
-        throw error;
-      }
-      // One absent member fails its whole batch (PATCH is atomic): retry them one by one.
-      for (const id of userIds) {
+    await Promise.all(
+      writes.map(async (write) => {
         try {
-          await this.deps.scim.removeMembers(groupId, [id]);
-        } catch (single) {
-          if (!(single instanceof ScimError && single.scimType === 'noTarget')) throw single;
+          await reconciler.plannedMember(
+            { keycloakId: step.groupKeycloakId, scimId: groupScimId },
+            write,
+            this.snapshot,
+            this.why,
+          );
+          if (write.member) this.memberships.added += 1;
+          else this.memberships.removed += 1;
+        } catch (error) {
+          this.memberships.failed += 1;
+          this.failOn(
+            error,
+            'membership',
+            step.groupKeycloakId,
+            `${write.member ? 'add' : 'remove'} ${write.keycloakId ?? write.scimId} ${write.member ? 'to' : 'from'} ${step.displayName}`,
+          );
         }
-      }
-    }
+      }),
+    );
   }
 
-  // Prune
-
-  private async applyPrune(step: PruneStep): Promise<void> {
-    const { scim, store } = this.deps;
-    try {
-      if (step.kind === 'group') {
-        await scim.deleteGroup(step.scimId);
-        this.remember(() => {
-          store.forgetGroup(step.externalId);
-        });
-      } else if (step.op === 'deactivate') {
-        await scim.patchUser(step.scimId, [{ op: 'replace', path: 'active', value: false }]);
-      } else {
-        await scim.deleteUser(step.scimId);
-        this.remember(() => {
-          store.forgetUser(step.externalId);
-        });
-      }
-      this.deps.logger?.info(
-        { scimId: step.scimId, externalId: step.externalId, reason: step.reason },
-        `${step.op === 'delete' ? 'deleted' : 'deactivated'} SCIM ${step.kind} ${step.name}`,
-      );
-      this.countPrune(step);
-    } catch (error) {
-      this.failOn(error, step.kind, step.scimId, step.name);
-    }
-  }
+  // Shared
 
   private countPrune(step: PruneStep): void {
     const summary = step.kind === 'user' ? this.users : this.groups;
@@ -541,15 +488,17 @@ class Applier {
     else summary.deactivated += 1;
   }
 
-  // Shared
-
-  /** A resource adopted on a 409 may carry another live Keycloak entity's id. */
-  private ownedByAnother(
-    owner: string | undefined,
-    keycloakId: string,
-    live: ReadonlySet<string>,
-  ): boolean {
-    return owner !== undefined && owner !== '' && owner !== keycloakId && live.has(owner);
+  private async decide(
+    kind: ResyncFailure['kind'],
+    id: string,
+    name: string,
+    work: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.failOn(error, kind, id, name);
+    }
   }
 
   private failOn(error: unknown, kind: ResyncFailure['kind'], id: string, name: string): void {
@@ -564,5 +513,47 @@ class Applier {
     if (kind === 'group') this.groups.failed += 1;
     this.failures.push({ kind, id, name, reason });
     this.deps.logger?.warn({ kind, id, reason }, `resync could not reconcile ${kind} ${name}`);
+  }
+}
+
+/** Counts a planned create or update, as the dry run predicts it. */
+function countStep(
+  summary: KindSummary,
+  step: {
+    readonly op: 'create' | 'update';
+    readonly adopted?: { readonly foundBy: string } | undefined;
+  },
+): void {
+  if (step.op === 'create') summary.created += 1;
+  else {
+    summary.updated += 1;
+    if (step.adopted !== undefined) summary.adopted += 1;
+  }
+}
+
+/** Counts what a reconcile did, which can differ from the plan when an event overtook it. */
+function countOutcome(
+  summary: KindSummary,
+  outcome: Outcome,
+  step: UserStep | GroupStep | undefined,
+): void {
+  switch (outcome.change) {
+    case 'created':
+      summary.created += 1;
+      return;
+    case 'adopted':
+      summary.updated += 1;
+      summary.adopted += 1;
+      return;
+    case 'updated':
+      summary.updated += 1;
+      if (step?.op === 'update' && step.adopted !== undefined) summary.adopted += 1;
+      return;
+    case 'unchanged':
+      summary.unchanged += 1;
+      return;
+    case 'deprovisioned':
+    case 'waiting':
+      return;
   }
 }

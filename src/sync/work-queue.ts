@@ -220,7 +220,10 @@ function absorbs(a: Hint, b: Hint): boolean {
 }
 
 function merge(a: Hint, b: Hint): Hint {
-  if (a.kind === 'group' && b.kind === 'group') return { ...a, subtree: a.subtree || b.subtree };
+  if (a.kind === 'group' && b.kind === 'group') {
+    const members = a.members === true || b.members === true;
+    return { ...a, subtree: a.subtree || b.subtree, ...(members ? { members } : {}) };
+  }
   return a;
 }
 

@@ -24,7 +24,7 @@ describe('run and resync with a provisioning scope', () => {
     const gate = await admin.groups.create({ name: 'kestra-users' });
     const { id } = await admin.users.create({ username: 'outsider', enabled: true });
     // Not in a scope group: never provisioned.
-    await harness.relay.reconciler.reconcileUser(id);
+    await harness.relay.engine.reconciler.reconcileUser(id, { why: 'test' });
     expect(await scimUser('outsider')).toBeUndefined();
 
     await admin.users.addToGroup({ id, groupId: gate.id });

@@ -1,0 +1,190 @@
+import type { Logger } from 'pino';
+import { describeHint, type Hint } from '../domain/hint.js';
+import { DEFAULT_DELETION_GUARD } from '../domain/resync-plan.js';
+import { describeError } from '../errors.js';
+import type { ScimClient } from '../scim/scim-client.js';
+import type { StateStore } from '../state/state-store.js';
+import type { KeycloakRealmReader } from './keycloak-reader.js';
+import { Reconciler, type ReconcilerOptions } from './reconciler.js';
+import { resync, type ResyncReport } from './resync.js';
+import { WorkQueue, type Outcome, type WorkQueueHooks } from './work-queue.js';
+
+export interface SyncEngineOptions extends Omit<ReconcilerOptions, 'schedule' | 'logger'> {
+  /** Entities reconciled at once. */
+  readonly concurrency: number;
+  /** Backoff of a hint that fails transiently. */
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+  /** A hint still failing transiently after this many tries is parked. */
+  readonly maxTransientAttempts: number;
+  /** How often everything is reconciled in the background; 0: never. */
+  readonly resyncIntervalMs: number;
+  /** How often parked work is tried again. */
+  readonly parkedRetryMs: number;
+  readonly logger: Logger;
+}
+
+export interface SyncEngineDeps {
+  readonly keycloak: KeycloakRealmReader;
+  readonly scim: ScimClient;
+  readonly store: StateStore;
+  /** Counters of the work queue (applied, parked, retried); parked-count changes. */
+  readonly hooks?: Partial<Pick<WorkQueueHooks, 'onApplied' | 'onParked' | 'onRetry'>> & {
+    readonly onParkedCount?: (count: number) => void;
+    /** A full reconcile ended without failures: a successful sync. */
+    readonly onReconciled?: () => void;
+  };
+}
+
+/**
+ * The relay's engine: every hint from a source, every parked item tried again, and every full
+ * reconcile go through one reconciler, so all of them serialise on the same per-entity locks.
+ * The sources only turn events into hints; `relay.ts` only wires.
+ */
+export class SyncEngine {
+  readonly reconciler: Reconciler;
+  readonly queue: WorkQueue;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private parkedTimer: NodeJS.Timeout | undefined;
+  private running: Promise<ResyncReport> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: SyncEngineDeps,
+    private readonly options: SyncEngineOptions,
+  ) {
+    const { store, hooks } = deps;
+    const logger = options.logger;
+    this.reconciler = new Reconciler(deps.keycloak, deps.scim, store, {
+      ...options,
+      logger,
+      // Work found in passing runs as a hint of its own, outside the locks held now.
+      schedule: (hint) => {
+        this.submit(hint).catch(() => undefined);
+      },
+    });
+    const parkedChanged = (): void => hooks?.onParkedCount?.(store.parkedCount());
+    this.queue = new WorkQueue(
+      (hint) => this.reconciler.apply(hint),
+      {
+        park: (key, hint, reason) => {
+          store.park(key, hint, reason);
+          parkedChanged();
+        },
+        unpark: (key) => {
+          store.unpark(key);
+          parkedChanged();
+        },
+        ...(hooks?.onApplied === undefined ? {} : { onApplied: hooks.onApplied }),
+        ...(hooks?.onParked === undefined ? {} : { onParked: hooks.onParked }),
+        ...(hooks?.onRetry === undefined ? {} : { onRetry: hooks.onRetry }),
+      },
+      {
+        concurrency: options.concurrency,
+        minDelayMs: options.minDelayMs,
+        maxDelayMs: options.maxDelayMs,
+        maxTransientAttempts: options.maxTransientAttempts,
+        logger,
+      },
+    );
+    parkedChanged();
+  }
+
+  /** Resolves once the hint is applied or parked; rejects when the engine stops first. */
+  submit(hint: Hint): Promise<Outcome> {
+    return this.queue.submit(hint);
+  }
+
+  /**
+   * Reconciles everything now, through the same locks as the events; a second call while one
+   * runs joins it. Missed deletions are repaired too, within the deletion guard.
+   */
+  reconcileAll(): Promise<ResyncReport> {
+    this.running ??= this.fullReconcile().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Starts the periodic full reconcile and the retries of parked work. */
+  startBackground(): void {
+    this.scheduleResync();
+    this.parkedTimer = setInterval(() => {
+      this.retryParked();
+    }, this.options.parkedRetryMs);
+    this.parkedTimer.unref();
+  }
+
+  /** Stops the timers, lets a running full reconcile end, and closes the queue. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.parkedTimer);
+    clearTimeout(this.resyncTimer);
+    await this.running?.catch(() => undefined);
+    await this.queue.close();
+  }
+
+  private async fullReconcile(): Promise<ResyncReport> {
+    const { logger } = this.options;
+    const report = await resync(
+      { ...this.deps, reconciler: this.reconciler, logger },
+      {
+        mapping: this.options.mapping,
+        userDeleteMode: this.options.userDeleteMode,
+        membershipMode: this.options.membershipMode,
+        scope: 'all',
+        prune: true,
+        guard: DEFAULT_DELETION_GUARD,
+        confirmed: false,
+        dryRun: false,
+        concurrency: this.options.concurrency,
+        provisionScope: this.options.scope,
+      },
+    );
+    const { users, groups, memberships, failures, guard } = report;
+    logger.info(
+      { users, groups, memberships, failures: failures.length, ms: report.durationMs },
+      'full reconcile done',
+    );
+    if (guard.blocked) {
+      logger.warn(
+        { reason: guard.reason },
+        'full reconcile held deletions back; run `keycloak-scim-relay resync --prune --yes` once checked',
+      );
+    }
+    for (const failure of failures) {
+      logger.error({ failure }, `full reconcile could not apply ${failure.kind} ${failure.name}`);
+    }
+    if (failures.length === 0 && report.aborted === undefined) this.deps.hooks?.onReconciled?.();
+    return report;
+  }
+
+  private scheduleResync(): void {
+    if (this.options.resyncIntervalMs === 0 || this.stopped) return;
+    this.resyncTimer = setTimeout(() => {
+      this.reconcileAll()
+        .catch((error: unknown) => {
+          this.options.logger.error(
+            { error: describeError(error) },
+            'full reconcile failed; retried next time',
+          );
+        })
+        .finally(() => {
+          this.scheduleResync();
+        });
+    }, this.options.resyncIntervalMs);
+    this.resyncTimer.unref();
+  }
+
+  /** Parked work is tried again: a fix on either side heals it without anyone acting. */
+  private retryParked(): void {
+    for (const item of this.deps.store.parked()) {
+      this.submit(item.hint).catch((error: unknown) => {
+        this.options.logger.debug(
+          { error: describeError(error) },
+          `parked ${describeHint(item.hint)} left`,
+        );
+      });
+    }
+  }
+}
