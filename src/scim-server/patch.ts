@@ -346,6 +346,18 @@ export function applyUserPatchKeepingExtras(
   return { attributes, extra: extraDraft.result() };
 }
 
+/** `applyUserPatchKeepingExtras`, or `applyUserPatch` with `extra` left as it is. */
+export function applyUserPatchTo(
+  current: UserAttributes,
+  extra: ExtraAttributes,
+  operations: readonly PatchOperation[],
+  keepExtras: boolean,
+): UserPatchResult {
+  return keepExtras
+    ? applyUserPatchKeepingExtras(current, extra, operations)
+    : { attributes: applyUserPatch(current, operations), extra };
+}
+
 function applyToMembers(
   members: MemberDraft,
   op: PatchOpName,

@@ -360,7 +360,7 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
           const id = idOf(req);
           const operations = parsePatchRequest(req.body);
           precondition(req, `User "${id}"`, store.getUser(id).version);
-          store.patchUser(id, operations);
+          store.patchUser(id, operations, profile.keepsExtraAttributes);
           return userPatched(req, id);
         })
       : handleAsync(async (req) => {

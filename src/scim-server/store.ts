@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EqualityTerm } from './filter.js';
 import type { MemberChange } from './member-draft.js';
-import { applyGroupPatch, applyUserPatch, type PatchOperation } from './patch.js';
+import { applyGroupPatch, applyUserPatchTo, type PatchOperation } from './patch.js';
 import {
   NO_EXTRA_ATTRIBUTES,
   type ExtraAttributes,
@@ -205,10 +205,14 @@ export class ScimStore {
     return row;
   }
 
-  /** Kestra's PATCH: applied to the current attributes in one step, so it never loses a write. */
-  patchUser(id: string, operations: readonly PatchOperation[]): StoredUser {
+  /**
+   * Kestra's PATCH: applied to the current attributes in one step, so it never loses a write.
+   * Extra attributes change only with `keepExtras`; otherwise they are ignored, as Kestra does.
+   */
+  patchUser(id: string, operations: readonly PatchOperation[], keepExtras = false): StoredUser {
     const row = this.#accessibleUser(id);
-    this.#writeUser(row, applyUserPatch(row.attributes, operations), row.extra);
+    const result = applyUserPatchTo(row.attributes, row.extra, operations, keepExtras);
+    this.#writeUser(row, result.attributes, result.extra);
     return row;
   }
 

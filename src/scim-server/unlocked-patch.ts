@@ -1,12 +1,7 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MemberChange } from './member-draft.js';
-import {
-  applyGroupPatch,
-  applyUserPatch,
-  applyUserPatchKeepingExtras,
-  type PatchOperation,
-} from './patch.js';
+import { applyGroupPatch, applyUserPatchTo, type PatchOperation } from './patch.js';
 import type { MemberInput } from './records.js';
 import type { ScimStore } from './store.js';
 
@@ -42,9 +37,7 @@ export async function patchUserUnlocked(
   patch.precondition(read.version);
   const { attributes, extra } = read;
   await patch.wait();
-  const result = keepExtras
-    ? applyUserPatchKeepingExtras(attributes, extra, operations)
-    : { attributes: applyUserPatch(attributes, operations), extra };
+  const result = applyUserPatchTo(attributes, extra, operations, keepExtras);
   patch.precondition(store.getUser(id).version);
   store.replaceUser(id, result.attributes, result.extra);
 }
