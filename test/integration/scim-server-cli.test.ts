@@ -92,4 +92,62 @@ describe('npm run scim-server', () => {
     }
     expect(await first.exited).toBe(0);
   });
+
+  it('starts the generic profile with --profile generic --patch-delay-ms, and says so', async () => {
+    const started = run([
+      '--token',
+      TOKEN,
+      '--profile',
+      'generic',
+      '--patch-delay-ms',
+      '50',
+      '--test-api',
+      '--web',
+    ]);
+    try {
+      const baseUrl = (await firstLine(started)).replace('SCIM server listening on ', '');
+      const origin = new URL(baseUrl).origin;
+      const deadline = Date.now() + 30_000;
+      while (started.output().split('\n').length < 3 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(started.output().split('\n')[1]).toBe(
+        'profile generic: a plain RFC 7644 server (PATCH waits 50 ms between read and write)',
+      );
+      expect(await (await fetch(`${origin}/_test/info`)).json()).toEqual({
+        profile: 'generic',
+        patchDelayMs: 50,
+      });
+      const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' };
+      const config = await fetch(`${baseUrl}/ServiceProviderConfig`, { headers });
+      expect(await config.json()).toMatchObject({ etag: { supported: true } });
+      const created = await fetch(`${baseUrl}/Users`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName: 'a',
+        }),
+      });
+      expect(created.status).toBe(201);
+      expect(await created.text()).toBe('');
+      expect(created.headers.get('etag')).toBe('W/"1"');
+      expect(await (await fetch(`${origin}/`)).text()).toContain('Generic RFC 7644 SCIM server');
+    } finally {
+      started.child.kill('SIGTERM');
+    }
+    expect(await started.exited).toBe(0);
+  });
+
+  it('exits 2 on an unknown profile or a PATCH delay without the generic profile', async () => {
+    const started = run(['--token', TOKEN, '--profile', 'okta', '--patch-delay-ms', '5']);
+    expect(await started.exited).toBe(2);
+    expect(started.output()).toContain('--profile: "okta" is not one of kestra, generic');
+    expect(started.output()).toContain('--patch-delay-ms: only applies with --profile generic');
+    const tooLong = run(['--token', TOKEN, '--profile', 'generic', '--patch-delay-ms', '60001']);
+    expect(await tooLong.exited).toBe(2);
+    expect(tooLong.output()).toContain(
+      'patchDelayMs: 60001 must be a whole number from 0 to 60000',
+    );
+  });
 });
