@@ -12,7 +12,10 @@ export interface Email {
   readonly primary?: boolean | undefined;
 }
 
-/** The user attributes Kestra keeps; everything else a client sends is ignored. */
+/**
+ * The user attributes Kestra keeps. Everything else a client sends is ignored, or kept as
+ * `ExtraAttributes` by the generic profile.
+ */
 export interface UserAttributes {
   readonly userName: string;
   readonly externalId: string | undefined;

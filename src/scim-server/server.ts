@@ -148,7 +148,8 @@ function resultForError(error: unknown): ScimResult {
 
 /**
  * Starts a Kestra-compatible SCIM 2.0 server with its state in memory. See
- * `/work/shared/notes/kestra-scim.md` for the behaviour it reproduces.
+ * `/work/shared/notes/kestra-scim.md` for the behaviour it reproduces; `profile: 'generic'`
+ * takes the freedoms its last section lists instead (`ServerProfile`).
  */
 export async function startScimServer(options: ScimServerOptions): Promise<RunningScimServer> {
   checkOptions(options);
