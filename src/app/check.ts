@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { connect } from 'amqplib';
-import { Agent, request } from 'undici';
 import type { Config } from '../config.js';
 import { USER_EVENT_TYPES } from '../domain/keycloak-event.js';
-import { ScimError, describeError } from '../errors.js';
+import { ScimError, describeError, isTransientStatus } from '../errors.js';
+import { keycloakStatusOf } from '../keycloak/keycloak-errors.js';
+import type { KeycloakReader, RealmEventsConfig } from '../keycloak/keycloak-reader.js';
 import { amqpTrust } from '../sources/amqp-trust.js';
-import { scimClientFrom } from './clients.js';
+import { keycloakReaderFrom, scimClientFrom } from './clients.js';
 
 /** One line of the checklist. */
 export interface CheckResult {
@@ -33,15 +33,29 @@ export async function runChecks(config: Config): Promise<CheckResult[]> {
   return results;
 }
 
+/**
+ * The Keycloak lines, read through the relay's own Keycloak reader, so that `check` logs in,
+ * trusts TLS, times out and words its failures exactly as `run` does.
+ */
 async function checkKeycloak(config: Config): Promise<CheckResult[]> {
   const { url, realm, clientId } = config.keycloak;
-  const dispatcher = agentFor(config.keycloak.caFile);
+  let reader: KeycloakReader | undefined;
   try {
-    const token = await fetchToken(config, dispatcher);
-    if (!token.ok) return [token.result];
-    const results: CheckResult[] = [token.result];
+    reader = await keycloakReaderFrom(config, { pageSize: 1, requestTimeoutMs: TIMEOUT_MS });
+    let granted: readonly string[];
+    try {
+      granted = await reader.grantedRoles();
+    } catch (error) {
+      return [tokenFailure(config, error)];
+    }
+    const results: CheckResult[] = [
+      {
+        name: 'Keycloak token',
+        ok: true,
+        detail: `${url} reachable; client "${clientId}" obtained a token in realm "${realm}"`,
+      },
+    ];
 
-    const granted = realmManagementRoles(token.accessToken);
     const missing = REQUIRED_ROLES.filter((role) => !granted.includes(role));
     results.push(
       missing.length === 0
@@ -58,123 +72,117 @@ async function checkKeycloak(config: Config): Promise<CheckResult[]> {
           },
     );
 
-    const admin = async (path: string) => {
-      const response = await request(`${url}/admin/realms/${encodeURIComponent(realm)}/${path}`, {
-        dispatcher,
-        headers: { authorization: `Bearer ${token.accessToken}`, accept: 'application/json' },
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-      const body: unknown = await response.body.json().catch(() => undefined);
-      return { status: response.statusCode, body };
-    };
-
-    const users = await admin('users?first=0&max=1&briefRepresentation=true');
-    results.push(
-      users.status === 200
-        ? { name: 'Keycloak users readable', ok: true, detail: 'listed users' }
-        : {
-            name: 'Keycloak users readable',
-            ok: false,
-            detail: `listing users answered HTTP ${users.status}`,
-            fix: `Assign realm-management view-users to the service account of client "${clientId}"`,
-          },
-    );
-
-    const events = await admin('events/config');
-    results.push(...eventChecks(config, events.status, events.body));
+    results.push(await usersCheck(config, reader));
+    results.push(...(await eventChecks(config, reader)));
     return results;
   } catch (error) {
-    return [
-      {
-        name: 'Keycloak reachable',
-        ok: false,
-        detail: `cannot reach ${url}: ${describeError(error)}`,
-        fix: 'Check KEYCLOAK_URL, the network path to Keycloak, and KEYCLOAK_CA_FILE for a private CA',
-      },
-    ];
+    return [unreachable(config, error)];
   } finally {
-    await dispatcher.close();
+    await reader?.close();
   }
 }
 
-type TokenOutcome =
-  { ok: true; accessToken: string; result: CheckResult } | { ok: false; result: CheckResult };
-
-async function fetchToken(config: Config, dispatcher: Agent): Promise<TokenOutcome> {
-  const { url, realm, clientId, clientSecret } = config.keycloak;
-  const response = await request(
-    `${url}/realms/${encodeURIComponent(realm)}/protocol/openid-connect/token`,
-    {
-      method: 'POST',
-      dispatcher,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: clientId,
-        client_secret: clientSecret,
-      }).toString(),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    },
-  );
-  const body = (await response.body.json().catch(() => ({}))) as Record<string, unknown>;
-  const accessToken = body['access_token'];
-  if (response.statusCode === 200 && typeof accessToken === 'string') {
-    return {
-      ok: true,
-      accessToken,
-      result: {
-        name: 'Keycloak token',
-        ok: true,
-        detail: `${url} reachable; client "${clientId}" obtained a token in realm "${realm}"`,
-      },
-    };
-  }
-  const said = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.statusCode}`;
-  const realmMissing = response.statusCode === 404;
+function unreachable(config: Config, error: unknown): CheckResult {
   return {
+    name: 'Keycloak reachable',
     ok: false,
-    result: {
-      name: 'Keycloak token',
-      ok: false,
-      detail: realmMissing
-        ? `realm "${realm}" does not exist at ${url}`
-        : `client credentials login of "${clientId}" refused (${said})`,
-      fix: realmMissing
-        ? 'Check KEYCLOAK_REALM (the realm name, not its display name)'
-        : `Check KEYCLOAK_CLIENT_ID and KEYCLOAK_CLIENT_SECRET; the client must be confidential with "Service accounts roles" enabled`,
-    },
+    // The reader's own words, which name the URL and what failed (refused, TLS, timeout).
+    detail: describeError(error),
+    fix: 'Check KEYCLOAK_URL, the network path to Keycloak, and KEYCLOAK_CA_FILE for a private CA',
   };
 }
 
-function eventChecks(config: Config, status: number, body: unknown): CheckResult[] {
-  if (status !== 200 || typeof body !== 'object' || body === null) {
+/** Why the service account got no token: no answer at all, no such realm, or refused. */
+function tokenFailure(config: Config, error: unknown): CheckResult {
+  const { url, realm } = config.keycloak;
+  const status = keycloakStatusOf(error);
+  if (status === undefined) return unreachable(config, error);
+  if (status === 404) {
+    return {
+      name: 'Keycloak token',
+      ok: false,
+      detail: `realm "${realm}" does not exist at ${url}`,
+      fix: 'Check KEYCLOAK_REALM (the realm name, not its display name)',
+    };
+  }
+  if (isTransientStatus(status)) {
+    return {
+      name: 'Keycloak token',
+      ok: false,
+      detail: describeError(error),
+      fix: `Keycloak at ${url} answered but could not issue a token: check its health and logs, then run check again`,
+    };
+  }
+  return {
+    name: 'Keycloak token',
+    ok: false,
+    detail: describeError(error),
+    fix: 'Check KEYCLOAK_CLIENT_ID and KEYCLOAK_CLIENT_SECRET; the client must be confidential with "Service accounts roles" enabled',
+  };
+}
+
+/** What to do when a read the service account needs `role` for failed with `error`. */
+function readFailureFix(config: Config, error: unknown, role: string): string {
+  return keycloakStatusOf(error) === 403
+    ? `Assign realm-management ${role} to the service account of client "${config.keycloak.clientId}"`
+    : 'Check KEYCLOAK_URL, the network path to Keycloak, and its health';
+}
+
+/** One user read the way `run` reads users: proves the view-users role in practice. */
+async function usersCheck(config: Config, reader: KeycloakReader): Promise<CheckResult> {
+  const users = reader.users();
+  try {
+    await users.next();
+    return { name: 'Keycloak users readable', ok: true, detail: 'listed users' };
+  } catch (error) {
+    const status = keycloakStatusOf(error);
+    return {
+      name: 'Keycloak users readable',
+      ok: false,
+      detail:
+        status === undefined
+          ? `listing users failed: ${describeError(error)}`
+          : `listing users answered HTTP ${status}`,
+      fix: readFailureFix(config, error, 'view-users'),
+    };
+  } finally {
+    await users.return();
+  }
+}
+
+async function eventChecks(config: Config, reader: KeycloakReader): Promise<CheckResult[]> {
+  let settings: RealmEventsConfig;
+  try {
+    settings = await reader.eventsConfig();
+  } catch (error) {
+    const status = keycloakStatusOf(error);
     return [
       {
         name: 'Keycloak event settings',
         ok: false,
-        detail: `reading the realm's event settings answered HTTP ${status}`,
-        fix: `Assign realm-management view-events to the service account of client "${config.keycloak.clientId}"`,
+        detail:
+          status === undefined
+            ? `reading the realm's event settings failed: ${describeError(error)}`
+            : `reading the realm's event settings answered HTTP ${status}`,
+        fix: readFailureFix(config, error, 'view-events'),
       },
     ];
   }
-  const settings = body as Record<string, unknown>;
   const results: CheckResult[] = [];
-  const adminStored =
-    settings['adminEventsEnabled'] === true && settings['adminEventsDetailsEnabled'] === true;
+  const adminStored = settings.adminEventsEnabled && settings.adminEventsDetailsEnabled;
   results.push(
     adminStored
       ? { name: 'Keycloak admin events', ok: true, detail: 'stored, with representations' }
       : {
           name: 'Keycloak admin events',
           ok: false,
-          detail: `adminEventsEnabled=${String(settings['adminEventsEnabled'])}, adminEventsDetailsEnabled=${String(settings['adminEventsDetailsEnabled'])}`,
+          detail: `adminEventsEnabled=${String(settings.adminEventsEnabled)}, adminEventsDetailsEnabled=${String(settings.adminEventsDetailsEnabled)}`,
           fix: 'Realm settings > Events > Admin events settings: turn on "Save events" and "Include representation" (see keycloak-config/README.md)',
         },
   );
 
-  const listeners = Array.isArray(settings['eventsListeners']) ? settings['eventsListeners'] : [];
   if (config.source === 'amqp') {
-    const hasListener = listeners.includes('keycloak-to-rabbitmq');
+    const hasListener = settings.eventsListeners.includes('keycloak-to-rabbitmq');
     results.push(
       hasListener
         ? { name: 'Keycloak RabbitMQ listener', ok: true, detail: 'keycloak-to-rabbitmq is on' }
@@ -186,25 +194,22 @@ function eventChecks(config: Config, status: number, body: unknown): CheckResult
           },
     );
   } else {
-    const types = Array.isArray(settings['enabledEventTypes'])
-      ? (settings['enabledEventTypes'] as unknown[])
-      : [];
+    const types = settings.enabledEventTypes;
     const needed = ['REGISTER', 'UPDATE_PROFILE', 'UPDATE_EMAIL', 'DELETE_ACCOUNT'].filter((type) =>
       USER_EVENT_TYPES.includes(type as (typeof USER_EVENT_TYPES)[number]),
     );
     // An empty list means "all types" to Keycloak.
     const missing = types.length === 0 ? [] : needed.filter((type) => !types.includes(type));
-    const ok = settings['eventsEnabled'] === true && missing.length === 0;
+    const ok = settings.eventsEnabled && missing.length === 0;
     results.push(
       ok
         ? { name: 'Keycloak user events', ok: true, detail: `stored (${needed.join(', ')})` }
         : {
             name: 'Keycloak user events',
             ok: false,
-            detail:
-              settings['eventsEnabled'] === true
-                ? `not stored: ${missing.join(', ')}`
-                : 'user events are not stored (eventsEnabled=false)',
+            detail: settings.eventsEnabled
+              ? `not stored: ${missing.join(', ')}`
+              : 'user events are not stored (eventsEnabled=false)',
             fix: `Realm settings > Events > User events settings: turn on "Save events" and save ${needed.join(', ')}`,
           },
     );
@@ -316,25 +321,6 @@ function scimFailure(config: Config, error: unknown): CheckResult {
     detail: `cannot reach ${config.scim.url}: ${describeError(error)}`,
     fix: 'Check SCIM_URL, the network path to Kestra, and SCIM_CA_FILE for a private CA',
   };
-}
-
-/** The realm-management roles in an access token (composites come expanded). */
-function realmManagementRoles(accessToken: string): string[] {
-  try {
-    const payload = accessToken.split('.')[1] ?? '';
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
-      resource_access?: Record<string, { roles?: unknown }>;
-    };
-    const roles = claims.resource_access?.['realm-management']?.roles;
-    return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function agentFor(caFile: string | undefined): Agent {
-  if (caFile === undefined) return new Agent();
-  return new Agent({ connect: { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } });
 }
 
 /** The checklist as people read it. */

@@ -53,6 +53,16 @@ function isOAuthClientError(body: unknown): boolean {
 }
 
 /**
+ * The HTTP status Keycloak answered a failed call with, read from the error the reader threw
+ * (or its cause); `undefined` when no answer came (network, TLS, timeout). Lets a caller such as
+ * `check` tell "the realm does not exist" from "the client was refused" without parsing text.
+ */
+export function keycloakStatusOf(error: unknown): number | undefined {
+  const cause: unknown = error instanceof Error ? error.cause : undefined;
+  return (httpFailureOf(error) ?? httpFailureOf(cause))?.status;
+}
+
+/**
  * Turns whatever a Keycloak call threw into the relay's taxonomy: refused credentials, missing
  * roles and other 4xx are permanent; 408/429/5xx, timeouts and network failures are transient.
  */

@@ -3,6 +3,7 @@ import type { Agent } from 'undici';
 import { ConfigError, PermanentError } from '../errors.js';
 import { adminEventSearchParams, userEventSearchParams } from './event-queries.js';
 import type { AdminEventQuery, UserEventQuery } from './event-queries.js';
+import { readClientRoles } from './jwt-claims.js';
 import { readJwtExpiry } from './jwt-expiry.js';
 import {
   DEFAULT_KEYCLOAK_PAGE_SIZE,
@@ -57,12 +58,20 @@ export interface KeycloakReader {
   userEvents(query?: UserEventQuery): AsyncGenerator<unknown, void, undefined>;
   /** Logs in and reads one user and one admin event: proves credentials and both roles. */
   checkAccess(): Promise<void>;
+  /**
+   * The realm-management roles the service account's access token grants (composites expanded:
+   * `view-users` brings `query-users` and `query-groups`). Logs in if needed, so it is also the
+   * way to prove the credentials; `check` compares the result with the roles the relay needs.
+   */
+  grantedRoles(): Promise<string[]>;
   /** The realm's event settings (readable with view-events): what is stored, and how long. */
   eventsConfig(): Promise<RealmEventsConfig>;
   /** Releases the HTTP connections of a custom CA dispatcher. */
   close(): Promise<void>;
 }
 
+/** The client whose roles grant access to a realm's admin API. */
+const REALM_MANAGEMENT = 'realm-management';
 const VIEW_USERS = 'view-users';
 const VIEW_EVENTS = 'view-events';
 
@@ -315,6 +324,10 @@ export async function createKeycloakReader(
       await getJsonArray('admin-events', params, 'list admin events (max=1)', VIEW_EVENTS);
     },
 
+    async grantedRoles() {
+      return readClientRoles(await tokens.getToken(), REALM_MANAGEMENT);
+    },
+
     async eventsConfig() {
       const found: unknown = await call('read the realm event settings', VIEW_EVENTS, () =>
         client.realms.getConfigEvents({ realm }),
@@ -322,8 +335,16 @@ export async function createKeycloakReader(
       const record = typeof found === 'object' && found !== null ? found : {};
       const seconds: unknown = Reflect.get(record, 'eventsExpiration');
       const adminSeconds: unknown = Reflect.get(record, 'adminEventsExpiration');
+      const strings = (field: string): string[] => {
+        const value: unknown = Reflect.get(record, field);
+        return Array.isArray(value)
+          ? value.filter((item): item is string => typeof item === 'string')
+          : [];
+      };
       return {
         eventsEnabled: Reflect.get(record, 'eventsEnabled') === true,
+        enabledEventTypes: strings('enabledEventTypes'),
+        eventsListeners: strings('eventsListeners'),
         adminEventsEnabled: Reflect.get(record, 'adminEventsEnabled') === true,
         adminEventsDetailsEnabled: Reflect.get(record, 'adminEventsDetailsEnabled') === true,
         eventsExpirationMs: typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : undefined,
@@ -341,6 +362,10 @@ export async function createKeycloakReader(
 /** What the relay needs to know of a realm's event settings. */
 export interface RealmEventsConfig {
   eventsEnabled: boolean;
+  /** The user event types stored; empty means every type. */
+  enabledEventTypes: string[];
+  /** The event listeners of the realm, e.g. `keycloak-to-rabbitmq`. */
+  eventsListeners: string[];
   adminEventsEnabled: boolean;
   adminEventsDetailsEnabled: boolean;
   /** How long user events are kept; `undefined` when they never expire. */

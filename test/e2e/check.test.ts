@@ -70,6 +70,15 @@ describe('keycloak-scim-relay check', () => {
     expect((outcome as { stdout: string }).stdout).toContain('✗ Keycloak token');
   });
 
+  it('names a realm that does not exist', async () => {
+    const results = await check({ KEYCLOAK_REALM: `${realm.name}-missing` });
+    expect(failed(results)[0]).toMatchObject({
+      name: 'Keycloak token',
+      detail: `realm "${realm.name}-missing" does not exist at ${facts.keycloakUrl}`,
+    });
+    expect(failed(results)[0]?.fix).toMatch(/KEYCLOAK_REALM/);
+  });
+
   it('names the missing role', async () => {
     const [client] = await realm.admin.clients.find({ clientId: realm.relay.clientId });
     const [management] = await realm.admin.clients.find({ clientId: 'realm-management' });

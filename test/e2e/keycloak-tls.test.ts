@@ -3,8 +3,11 @@ import type { Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runChecks } from '../../src/app/check.js';
+import { loadConfig } from '../../src/config.js';
 import { ConfigError, PermanentError } from '../../src/errors.js';
 import { createKeycloakReader } from '../../src/keycloak/keycloak-reader.js';
+import { freePort } from '../support/free-port.js';
 import { seedUsers } from '../support/keycloak-seed.js';
 import { createTestRealm, type TestRealm } from '../support/test-realm.js';
 import { makeCertificates, startTlsProxy } from '../support/tls.js';
@@ -58,6 +61,38 @@ describe('Keycloak behind TLS with a private CA', () => {
     const failure: unknown = await reader.checkAccess().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(PermanentError);
     expect((failure as Error).message).toContain('caFile');
+  });
+
+  it('lets check trust KEYCLOAK_CA_FILE as run does, and name the setting without it', async () => {
+    const keycloakLines = async (env: Record<string, string>) => {
+      const results = await runChecks(
+        loadConfig({
+          KEYCLOAK_URL: httpsUrl,
+          KEYCLOAK_REALM: realm.name,
+          KEYCLOAK_CLIENT_ID: realm.relay.clientId,
+          KEYCLOAK_CLIENT_SECRET: realm.relay.clientSecret,
+          // No SCIM server here: only the Keycloak lines matter.
+          SCIM_URL: `http://127.0.0.1:${await freePort()}/api/v1/main/integrations/tls/scim/v2`,
+          SCIM_TOKEN: 'unused-scim-token',
+          SCIM_CONNECT_TIMEOUT_MS: '1000',
+          ...env,
+        }),
+      );
+      return results.filter((result) => result.name.startsWith('Keycloak'));
+    };
+    const trusted = await keycloakLines({ KEYCLOAK_CA_FILE: caFile });
+    expect(trusted.filter((result) => !result.ok)).toEqual([]);
+    expect(trusted.map((result) => result.name)).toContain('Keycloak users readable');
+
+    const untrusted = await keycloakLines({});
+    expect(untrusted).toEqual([
+      expect.objectContaining({
+        name: 'Keycloak reachable',
+        ok: false,
+        detail: expect.stringContaining('not trusted') as unknown,
+        fix: expect.stringContaining('KEYCLOAK_CA_FILE') as unknown,
+      }),
+    ]);
   });
 
   it('names the caFile setting when the file cannot be read or holds no certificate', async () => {

@@ -1,7 +1,7 @@
 import { NetworkError } from '@keycloak/keycloak-admin-client';
 import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../src/errors.js';
-import { toKeycloakError } from '../../src/keycloak/keycloak-errors.js';
+import { keycloakStatusOf, toKeycloakError } from '../../src/keycloak/keycloak-errors.js';
 
 const context = {
   url: 'https://sso.example.test',
@@ -85,5 +85,19 @@ describe('toKeycloakError', () => {
   it('passes relay errors through unchanged', () => {
     const original = new PermanentError('already classified');
     expect(toKeycloakError(original, context)).toBe(original);
+  });
+
+  it('keeps the status of the answer within reach of callers, and none without an answer', () => {
+    const missingRealm = toKeycloakError(httpError(404, { error: 'Realm does not exist' }), {
+      ...context,
+      action: 'token request (client credentials)',
+    });
+    expect(keycloakStatusOf(missingRealm)).toBe(404);
+    expect(keycloakStatusOf(httpError(403, null))).toBe(403);
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    });
+    expect(keycloakStatusOf(toKeycloakError(refused, context))).toBeUndefined();
+    expect(keycloakStatusOf(new Error('unrelated'))).toBeUndefined();
   });
 });
