@@ -1,10 +1,9 @@
 import type { ScimGroupInput, ScimPatchOperation } from '../scim/scim-types.js';
 import type { KeycloakGroup } from './keycloak-model.js';
 import { groupChanges, toScimGroup, type MappingOptions } from './mapping.js';
-import { movedAsideName } from './ownership.js';
 import type { ScimGroupView } from './scim-views.js';
 import { chooseTarget, type ScimSide } from './target-choice.js';
-import type { Adoption, MoveAside } from './user-plan.js';
+import { moveAside, type Adoption, type MoveAside } from './user-plan.js';
 
 /** Everything the decision about one Keycloak group needs: a slice of both sides. */
 export interface GroupFacts extends ScimSide<ScimGroupView> {
@@ -60,6 +59,7 @@ export type GroupDecision =
       readonly keycloakId: string;
       readonly displayName: string;
       readonly reason: string;
+      readonly moveAside?: MoveAside | undefined;
     };
 
 export interface GroupPlanOptions {
@@ -125,25 +125,22 @@ export function planGroup(facts: GroupFacts, options: GroupPlanOptions): GroupDe
         changes: groupChanges(choice.resource, desired),
         adopted: { foundBy: 'name', leftBy: choice.leftBy, version: choice.resource.version },
       };
-    case 'wait': {
-      const aside = movedAsideName(keycloakId);
+    case 'wait':
       return {
         op: 'wait',
         keycloakId,
         displayName: desired.displayName,
         owner: choice.owner,
-        moveAside:
-          choice.moveAside === undefined
-            ? undefined
-            : {
-                scimId: choice.moveAside.id,
-                name: aside,
-                changes: [{ op: 'replace', path: 'displayName', value: aside }],
-              },
+        moveAside: moveAside(keycloakId, choice.moveAside, 'displayName'),
       };
-    }
     case 'problem':
-      return { op: 'problem', keycloakId, displayName: desired.displayName, reason: choice.reason };
+      return {
+        op: 'problem',
+        keycloakId,
+        displayName: desired.displayName,
+        reason: choice.reason,
+        moveAside: moveAside(keycloakId, choice.moveAside, 'displayName'),
+      };
   }
 }
 

@@ -45,7 +45,7 @@ export interface Holder<R extends Owned> {
  * - `free`: nobody's, already this entity's, or left behind by an entity Keycloak no longer
  *   has: the entity may take the resource over (adopt it);
  * - `moving`: the twin of a live entity that wants another name now, or is no longer
- *   provisioned: its own reconcile will move it out of the way;
+ *   provisioned and will be deleted: its own reconcile will move it out of the way;
  * - `taken`: a live entity keeps it; the entity cannot have the name.
  */
 export type HolderVerdict =
@@ -63,12 +63,15 @@ export function judgeHolder<R extends Owned>(
   keycloakId: string,
   name: string,
   holder: Holder<R>,
+  leftoversGo: boolean,
 ): HolderVerdict {
   const { owner } = holder;
   if (owner === undefined || owner === keycloakId) return { kind: 'free', leftBy: undefined };
   if (!holder.ownerLive) return { kind: 'free', leftBy: owner };
-  const keeps = holder.ownerWants !== undefined && sameName(holder.ownerWants, name);
-  if (holder.ownersTwin && !keeps) return { kind: 'moving', owner };
+  // An owner no longer provisioned keeps its twin, and the name, when deprovisioning
+  // deactivates rather than deletes.
+  const moves = holder.ownerWants === undefined ? leftoversGo : !sameName(holder.ownerWants, name);
+  if (holder.ownersTwin && moves) return { kind: 'moving', owner };
   return { kind: 'taken', owner };
 }
 

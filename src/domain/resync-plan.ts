@@ -6,7 +6,7 @@ import { effectiveGroups, planMembers, type MembershipMode } from './membership.
 import { ownerOf, type Holder, type Owned } from './ownership.js';
 import type { ScimGroupListing, ScimUserView } from './scim-views.js';
 import type { FoundBy } from './target-choice.js';
-import { planUser, type UserDecision, type UserFacts } from './user-plan.js';
+import { planUser, type MoveAside, type UserDecision, type UserFacts } from './user-plan.js';
 
 /** One entry of the relay's id map; `parentId` only for groups. */
 export interface IdLink {
@@ -113,6 +113,8 @@ export interface PlanProblem {
   readonly keycloakId: string;
   readonly name: string;
   readonly reason: string;
+  /** The entity's twin still holds a name it no longer wants: renamed out of the way. */
+  readonly moveAside?: MoveAside | undefined;
 }
 
 /** The guard's verdict on this plan's deletions. */
@@ -315,7 +317,8 @@ class SideIndex<R extends Owned> {
 
 /**
  * The SCIM name each entity wants. A second entity wanting a name already wanted is refused
- * here, since neither may have a twin yet to tell them apart.
+ * here, since neither may have a twin yet to tell them apart; it still wants the name, which
+ * is what makes the name taken for the others.
  */
 function claimNames<E extends { readonly id: string }>(
   entities: readonly E[],
@@ -327,13 +330,10 @@ function claimNames<E extends { readonly id: string }>(
   for (const entity of entities) {
     const name = nameOf(entity);
     if (name === undefined) continue;
-    const holder = holders.get(name.toLowerCase());
-    if (holder !== undefined) {
-      refuse(entity, name, holder);
-      continue;
-    }
-    holders.set(name.toLowerCase(), entity.id);
     wants.set(entity.id, name);
+    const holder = holders.get(name.toLowerCase());
+    if (holder === undefined) holders.set(name.toLowerCase(), entity.id);
+    else refuse(entity, name, holder);
   }
   return wants;
 }
@@ -357,6 +357,12 @@ interface UserPlan {
   readonly pending: Set<string>;
   /** Keycloak ids of users that are provisioned (wanted, mapped, not refused). */
   readonly desired: Set<string>;
+  /**
+   * Users that cannot be provisioned now but have a twin, by Keycloak id and SCIM id: their
+   * memberships are left as they are until the problem is solved, as the event path leaves
+   * them (it parks the user's work).
+   */
+  readonly frozen: Set<string>;
 }
 
 function planUsers(
@@ -376,6 +382,7 @@ function planUsers(
     scimIdOf: new Map(),
     pending: new Set(),
     desired: new Set(),
+    frozen: new Set(),
   };
   const refused = new Set<string>();
   const wants = claimNames(
@@ -484,11 +491,16 @@ function recordUser(
       });
       return;
     case 'problem':
+      if (facts.twin !== undefined) {
+        plan.frozen.add(keycloakId);
+        plan.frozen.add(facts.twin.id);
+      }
       plan.problems.push({
         kind: 'user',
         keycloakId,
         name: decision.userName,
         reason: decision.reason,
+        moveAside: decision.moveAside,
       });
       return;
   }
@@ -619,6 +631,7 @@ function planGroups(
           keycloakId,
           name: decision.displayName,
           reason: decision.reason,
+          moveAside: decision.moveAside,
         });
         return;
     }
@@ -697,13 +710,15 @@ function planAllMembers(
     const desired = new Set<string>();
     const toCreate: string[] = [];
     for (const keycloakId of wantedIn.get(group.id) ?? []) {
-      if (!users.desired.has(keycloakId)) continue;
+      if (!users.desired.has(keycloakId) || users.frozen.has(keycloakId)) continue;
       const scimId = users.scimIdOf.get(keycloakId);
       if (scimId !== undefined) desired.add(scimId);
       else if (canCreateUsers && users.pending.has(keycloakId)) toCreate.push(keycloakId);
       else skipped += 1;
     }
-    const current = new Set(target.memberIds.filter((id) => !deletedUserScimIds.has(id)));
+    const current = new Set(
+      target.memberIds.filter((id) => !deletedUserScimIds.has(id) && !users.frozen.has(id)),
+    );
     const delta = planMembers(desired, current);
     const add = [...delta.add.map((scimId) => keycloakIdOf.get(scimId) ?? scimId), ...toCreate];
     if (add.length > 0 || delta.remove.length > 0) {

@@ -20,14 +20,16 @@ export interface ScimSide<R extends Owned> {
  * - `wait`: the name is held by an entity whose own reconcile will free it; `moveAside` is the
  *   entity's twin, to be renamed to {@link movedAsideName} meanwhile so that two entities
  *   swapping names do not wait for each other forever;
- * - `problem`: the name belongs to someone else for good.
+ * - `problem`: the name belongs to someone else for good. The entity's twin, if it still has
+ *   another name, moves aside too (`moveAside`): a twin keeps a name only while its entity
+ *   wants it, so a stuck entity never blocks another that may have the name.
  */
 export type TargetChoice<R extends Owned> =
   | { readonly kind: 'twin'; readonly resource: R; readonly foundBy: FoundBy }
   | { readonly kind: 'create' }
   | { readonly kind: 'adopt'; readonly resource: R; readonly leftBy: string | undefined }
   | { readonly kind: 'wait'; readonly owner: string; readonly moveAside: R | undefined }
-  | { readonly kind: 'problem'; readonly reason: string };
+  | { readonly kind: 'problem'; readonly reason: string; readonly moveAside: R | undefined };
 
 /** How to speak of one kind of resource in a problem's reason. */
 export interface ResourceWords<R> {
@@ -52,11 +54,15 @@ export function chooseTarget<R extends Owned>(
   words: ResourceWords<R>,
 ): TargetChoice<R> {
   const { twin, holder } = side;
+  const aside =
+    twin !== undefined && !sameName(words.nameOf(twin), movedAsideName(keycloakId))
+      ? twin
+      : undefined;
   if (holder === undefined || (twin !== undefined && holder.resource.id === twin.id)) {
     if (twin === undefined) return { kind: 'create' };
     return { kind: 'twin', resource: twin, foundBy: side.twinFoundBy ?? 'id map' };
   }
-  const verdict = judgeHolder(keycloakId, wanted, holder);
+  const verdict = judgeHolder(keycloakId, wanted, holder, leftoversGo);
   const held = `SCIM ${words.attribute} ${JSON.stringify(wanted)} is held by SCIM ${words.kind} ${holder.resource.id}`;
   switch (verdict.kind) {
     case 'free':
@@ -68,23 +74,18 @@ export function chooseTarget<R extends Owned>(
       }
       return {
         kind: 'problem',
+        moveAside: aside,
         reason:
           verdict.leftBy === undefined
             ? `${held}, which no Keycloak ${words.kind} owns; rename or delete it in the SCIM target`
             : `${held}, left deactivated by deleted Keycloak ${words.kind} ${verdict.leftBy}; delete it in the SCIM target`,
       };
     case 'moving':
-      return {
-        kind: 'wait',
-        owner: verdict.owner,
-        moveAside:
-          twin !== undefined && !sameName(words.nameOf(twin), movedAsideName(keycloakId))
-            ? twin
-            : undefined,
-      };
+      return { kind: 'wait', owner: verdict.owner, moveAside: aside };
     case 'taken':
       return {
         kind: 'problem',
+        moveAside: aside,
         reason: `SCIM ${words.attribute} ${JSON.stringify(wanted)} already belongs to Keycloak ${words.kind} ${verdict.owner}; Keycloak ${words.kind} ${keycloakId} cannot have it${words.collisionHint === undefined ? '' : ` (${words.collisionHint})`}`,
       };
   }

@@ -58,11 +58,13 @@ export type UserDecision =
       readonly owner: string;
       readonly moveAside: MoveAside | undefined;
     }
+  /** Cannot be provisioned; its twin, if any, moves out of the way of the others. */
   | {
       readonly op: 'problem';
       readonly keycloakId: string;
       readonly userName: string;
       readonly reason: string;
+      readonly moveAside?: MoveAside | undefined;
     };
 
 /** How a resource that was not the entity's twin became it. */
@@ -98,9 +100,22 @@ export function whyUserNotProvisioned(facts: UserFacts): string | undefined {
  */
 export function planUser(facts: UserFacts, options: UserPlanOptions): UserDecision {
   const { keycloakId, twin } = facts;
-  const notProvisioned = whyUserNotProvisioned(facts);
-  if (notProvisioned !== undefined || facts.user === undefined) {
-    if (twin === undefined) return none(keycloakId, false, undefined, false);
+  const mapping = facts.user === undefined ? undefined : toScimUser(facts.user, options.mapping);
+  // A user that cannot be mapped (no email under USERNAME_SOURCE=email) is not provisioned:
+  // its twin goes, and without one it is a problem an operator should see.
+  const notProvisioned =
+    whyUserNotProvisioned(facts) ?? (mapping?.ok === false ? mapping.reason : undefined);
+  if (notProvisioned !== undefined || facts.user === undefined || mapping?.ok !== true) {
+    if (twin === undefined) {
+      return mapping?.ok === false && whyUserNotProvisioned(facts) === undefined
+        ? {
+            op: 'problem',
+            keycloakId,
+            userName: facts.user?.username ?? keycloakId,
+            reason: mapping.reason,
+          }
+        : none(keycloakId, false, undefined, false);
+    }
     if (options.userDeleteMode === 'deactivate' && twin.active === false) {
       return none(keycloakId, false, twin, facts.twinFoundBy !== 'id map');
     }
@@ -114,10 +129,6 @@ export function planUser(facts: UserFacts, options: UserPlanOptions): UserDecisi
     };
   }
 
-  const mapping = toScimUser(facts.user, options.mapping);
-  if (!mapping.ok) {
-    return { op: 'problem', keycloakId, userName: facts.user.username, reason: mapping.reason };
-  }
   const desired = mapping.resource;
   const choice = chooseTarget(
     keycloakId,
@@ -155,25 +166,22 @@ export function planUser(facts: UserFacts, options: UserPlanOptions): UserDecisi
         changes: userChanges(choice.resource, desired),
         adopted: { foundBy: 'name', leftBy: choice.leftBy, version: choice.resource.version },
       };
-    case 'wait': {
-      const aside = movedAsideName(keycloakId);
+    case 'wait':
       return {
         op: 'wait',
         keycloakId,
         userName: desired.userName,
         owner: choice.owner,
-        moveAside:
-          choice.moveAside === undefined
-            ? undefined
-            : {
-                scimId: choice.moveAside.id,
-                name: aside,
-                changes: [{ op: 'replace', path: 'userName', value: aside }],
-              },
+        moveAside: moveAside(keycloakId, choice.moveAside, 'userName'),
       };
-    }
     case 'problem':
-      return { op: 'problem', keycloakId, userName: desired.userName, reason: choice.reason };
+      return {
+        op: 'problem',
+        keycloakId,
+        userName: desired.userName,
+        reason: choice.reason,
+        moveAside: moveAside(keycloakId, choice.moveAside, 'userName'),
+      };
   }
 }
 
@@ -191,4 +199,15 @@ function none(
     userName: twin?.userName,
     relink,
   };
+}
+
+/** The rename that moves an entity's twin out of the way; see {@link movedAsideName}. */
+export function moveAside(
+  keycloakId: string,
+  twin: { readonly id: string } | undefined,
+  attribute: 'userName' | 'displayName',
+): MoveAside | undefined {
+  if (twin === undefined) return undefined;
+  const name = movedAsideName(keycloakId);
+  return { scimId: twin.id, name, changes: [{ op: 'replace', path: attribute, value: name }] };
 }

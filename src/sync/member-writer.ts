@@ -29,6 +29,7 @@ interface Wish {
  */
 export class GroupMemberWriter {
   private readonly queues = new Map<string, Map<string, Wish>>();
+  private readonly idle = new Map<string, (() => void)[]>();
 
   constructor(
     private readonly scim: ScimClient,
@@ -60,6 +61,17 @@ export class GroupMemberWriter {
       this.freshness.mark(memberKey(groupScimId));
       if (idle) void this.drain(groupScimId, queue);
     });
+  }
+
+  /** Resolves once nothing is queued or in flight for the group. */
+  async settled(groupScimId: string): Promise<void> {
+    while (this.queues.has(groupScimId)) {
+      await new Promise<void>((resolve) => {
+        const waiting = this.idle.get(groupScimId);
+        if (waiting === undefined) this.idle.set(groupScimId, [resolve]);
+        else waiting.push(resolve);
+      });
+    }
   }
 
   /** The members the SCIM group has, from the relay's records or, lacking them, a read. */
@@ -117,6 +129,8 @@ export class GroupMemberWriter {
       }
     } finally {
       this.queues.delete(groupScimId);
+      for (const resolve of this.idle.get(groupScimId) ?? []) resolve();
+      this.idle.delete(groupScimId);
     }
   }
 

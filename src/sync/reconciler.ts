@@ -5,8 +5,8 @@ import type { KeycloakGroup } from '../domain/keycloak-model.js';
 import type { MappingOptions } from '../domain/mapping.js';
 import { affectedGroups, effectiveGroups, type MembershipMode } from '../domain/membership.js';
 import { EVERYTHING, groupInScope, scopesUsers, type Scope } from '../domain/scope.js';
-import { planUser, type UserDecision } from '../domain/user-plan.js';
-import { PermanentError, ScimError, TransientError } from '../errors.js';
+import { moveAside, planUser, type UserDecision } from '../domain/user-plan.js';
+import { PermanentError, ScimError, TransientError, describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
 import { FactReader, type KeycloakGroupSide, type KeycloakUserSide } from './fact-reader.js';
@@ -71,6 +71,10 @@ export class Reconciler {
   readonly writer: ScimWriter;
   private readonly facts: FactReader;
   private readonly scope: Scope;
+  /** Ticks at each group-path reconcile of a group's members; see writeMemberships. */
+  private memberClock = 0;
+  /** When each group's members were last reconciled by the group path, in memberClock ticks. */
+  private readonly membersReconciled = new Map<string, number>();
 
   constructor(
     private readonly keycloak: KeycloakReader,
@@ -159,19 +163,17 @@ export class Reconciler {
     const keycloak = await this.facts.keycloakUser(keycloakId);
     const names = [this.facts.wantedUserName(keycloak), this.store.user(keycloakId)?.userName];
     const outcome = await this.locks.runAll(userNameKeys(names), async () => {
-      for (const exhaustive of [false, true]) {
-        const facts = await this.facts.userFacts(keycloakId, keycloak, { exhaustive });
-        try {
-          return await this.applyUser(planUser(facts, this.options), why, false);
-        } catch (error) {
-          // Taken although the lookup found nobody: the server's `eq` may be case-sensitive.
-          if (!isNameTaken(error) || exhaustive) throw error;
-        }
-      }
-      throw new PermanentError(`unreachable: user ${keycloakId} decided twice`);
+      return decideAfresh(
+        `user ${keycloakId}`,
+        async (exhaustive) => {
+          const facts = await this.facts.userFacts(keycloakId, keycloak, { exhaustive });
+          return this.applyUser(planUser(facts, this.options), why, false);
+        },
+        () => this.moveTwinAside('user', keycloakId, why),
+      );
     });
     if (planned === undefined && (outcome.change === 'created' || outcome.change === 'adopted')) {
-      await this.joinGroups(keycloakId, outcome, keycloak, why);
+      await this.joinGroups(keycloakId, outcome, why);
     }
     return { outcome, keycloak };
   }
@@ -209,41 +211,92 @@ export class Reconciler {
         }
         return { scimId: undefined, change: 'waiting', waitingFor: decision.owner };
       case 'problem':
+        if (decision.moveAside !== undefined) {
+          await writer.moveAside(
+            'user',
+            decision.keycloakId,
+            decision.moveAside,
+            `${why}; ${decision.reason}`,
+          );
+        }
         throw new PermanentError(
           `user ${decision.keycloakId} (${decision.userName}): ${decision.reason}`,
         );
     }
   }
 
-  /** Adds a user new to SCIM to its groups (and their ancestors when inherited). */
-  private async joinGroups(
-    keycloakId: string,
-    outcome: Outcome,
-    keycloak: KeycloakUserSide,
-    why: string,
-  ): Promise<void> {
+  /**
+   * Gives a user new to SCIM its memberships: it joins its groups (and their ancestors when
+   * inherited), and a resource taken over leaves the groups of whoever it was before.
+   */
+  private async joinGroups(keycloakId: string, outcome: Outcome, why: string): Promise<void> {
     const userScimId = outcome.scimId;
     if (userScimId === undefined) return;
-    const direct = keycloak.directGroups ?? (await this.facts.userGroups(keycloakId));
-    const groups = await this.withAncestors(direct);
-    const member = effectiveGroups(
-      direct.map((g) => g.id),
-      (id) => groups.get(id)?.parentId,
-      this.options.membershipMode,
+    const member = await this.writeMemberships(
+      keycloakId,
+      userScimId,
+      (effective) => effective,
+      `${why}; new to SCIM, joins its groups`,
     );
-    for (const groupId of member) {
-      const group = groups.get(groupId);
-      if (group === undefined || !groupInScope(this.scope, group.path)) continue;
-      const groupScimId = await this.groupTwin(group, why);
-      if (groupScimId !== undefined) {
+    if (outcome.change !== 'adopted') return;
+    for (const groupScimId of this.store.groupsOfMember(userScimId)) {
+      const owner = this.store.groupByScimId(groupScimId)?.keycloakId;
+      if (owner !== undefined && !member.has(owner)) {
         await this.members.set(
           groupScimId,
           userScimId,
-          true,
-          `${why}; new to SCIM, joins its groups`,
+          false,
+          `${why}; taken over, leaves the groups of its former owner`,
         );
       }
     }
+  }
+
+  /**
+   * Writes one user's membership of each of the `targets` groups, as its Keycloak groups say.
+   * Returns the groups the user counts as a member of.
+   *
+   * A group's members may have been reconciled by the group path (a move or a delete under
+   * inherited memberships) between this read and a write; the write would then undo it with
+   * an older read. So each write first checks that no such reconcile began since the read, and
+   * reads again if one did.
+   */
+  private async writeMemberships(
+    userId: string,
+    userScimId: string,
+    targets: (
+      effective: Set<string>,
+      groups: ReadonlyMap<string, KeycloakGroup>,
+    ) => Iterable<string>,
+    why: string,
+    extra: readonly KeycloakGroup[] = [],
+  ): Promise<Set<string>> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const since = this.memberClock;
+      const direct = await this.facts.userGroups(userId);
+      const groups = await this.withAncestors([...direct, ...extra]);
+      const member = effectiveGroups(
+        direct.map((g) => g.id),
+        (id) => groups.get(id)?.parentId,
+        this.options.membershipMode,
+      );
+      let stale = false;
+      for (const groupId of targets(member, groups)) {
+        const group = groups.get(groupId);
+        if (group === undefined || !groupInScope(this.scope, group.path)) continue;
+        const groupScimId = await this.groupTwin(group, why);
+        if (groupScimId === undefined) continue;
+        if ((this.membersReconciled.get(groupId) ?? 0) > since) {
+          stale = true;
+          break;
+        }
+        await this.members.set(groupScimId, userScimId, member.has(groupId), why);
+      }
+      if (!stale) return member;
+    }
+    throw new StaleDecisionError(
+      `the memberships of user ${userId} kept changing under the relay; trying again later`,
+    );
   }
 
   // Memberships
@@ -259,26 +312,19 @@ export class Reconciler {
   }
 
   private async membershipLocked(userId: string, groupId: string, why: string): Promise<Outcome> {
-    const { outcome, keycloak } = await this.userLocked(userId, { why });
+    const { outcome } = await this.userLocked(userId, { why });
     const userScimId = outcome.scimId;
     if (userScimId === undefined) return outcome;
-    const direct = keycloak?.directGroups ?? (await this.facts.userGroups(userId));
     const target = await this.keycloak.group(groupId);
     if (target === undefined) return outcome; // Gone: its own reconcile deletes its twin.
-    const groups = await this.withAncestors([...direct, target]);
-    const parentOf = (id: string): string | undefined => groups.get(id)?.parentId;
-    const member = effectiveGroups(
-      direct.map((g) => g.id),
-      parentOf,
-      this.options.membershipMode,
+    await this.writeMemberships(
+      userId,
+      userScimId,
+      (_effective, groups) =>
+        affectedGroups(groupId, (id) => groups.get(id)?.parentId, this.options.membershipMode),
+      why,
+      [target],
     );
-    for (const affectedId of affectedGroups(groupId, parentOf, this.options.membershipMode)) {
-      const group = groups.get(affectedId);
-      if (group === undefined || !groupInScope(this.scope, group.path)) continue;
-      const groupScimId = await this.groupTwin(group, why);
-      if (groupScimId === undefined) continue;
-      await this.members.set(groupScimId, userScimId, member.has(affectedId), why);
-    }
     return outcome;
   }
 
@@ -324,9 +370,14 @@ export class Reconciler {
    * adopted, a group moved or deleted under inherited memberships.
    */
   async reconcileGroupMembers(groupId: string, why: string): Promise<void> {
+    // From now on, a user's membership write decided from an older read is stale (see
+    // writeMemberships); one already queued is let through first, so it is read below.
+    this.membersReconciled.set(groupId, ++this.memberClock);
+    this.freshness.mark(groupKey(groupId));
     const { group, outOfScope } = await this.facts.keycloakGroup(groupId);
     const groupScimId = this.store.group(groupId)?.scimId;
     if (group === undefined || outOfScope !== undefined || groupScimId === undefined) return;
+    await this.members.settled(groupScimId);
     const wanted = new Set<string>();
     const collect = async (id: string): Promise<void> => {
       for await (const member of this.keycloak.groupMembers(id)) wanted.add(member.id);
@@ -438,8 +489,12 @@ export class Reconciler {
         this.store.group(keycloakId)?.displayName,
       ];
       try {
-        const outcome = await this.locks.runAll(displayNameKeys(names), () =>
-          this.applyGroup(planned.decision, why, true),
+        const outcome = await this.locks.runAll(displayNameKeys(names), async () =>
+          this.unlessDeletedMeanwhile(
+            keycloakId,
+            await this.applyGroup(planned.decision, why, true),
+            why,
+          ),
         );
         return { outcome, keycloak: undefined };
       } catch (error) {
@@ -452,17 +507,46 @@ export class Reconciler {
       this.store.group(keycloakId)?.displayName,
     ];
     const outcome = await this.locks.runAll(displayNameKeys(names), async () => {
-      for (const exhaustive of [false, true]) {
-        const facts = await this.facts.groupFacts(keycloakId, keycloak, { exhaustive });
-        try {
-          return await this.applyGroup(planGroup(facts, this.options), why, false);
-        } catch (error) {
-          if (!isNameTaken(error) || exhaustive) throw error;
-        }
-      }
-      throw new PermanentError(`unreachable: group ${keycloakId} decided twice`);
+      const applied = await decideAfresh(
+        `group ${keycloakId}`,
+        async (exhaustive) => {
+          const facts = await this.facts.groupFacts(keycloakId, keycloak, { exhaustive });
+          return this.applyGroup(planGroup(facts, this.options), why, false);
+        },
+        () => this.moveTwinAside('group', keycloakId, why),
+      );
+      return this.unlessDeletedMeanwhile(keycloakId, applied, why);
     });
     return { outcome, keycloak };
+  }
+
+  /**
+   * A group whose twin was just created or adopted may have been deleted meanwhile with an
+   * ancestor, which Keycloak does without an event for it. That ancestor's reconcile looks for
+   * twins below it in the id map, where this one was not yet: so look again now that it is.
+   */
+  private async unlessDeletedMeanwhile(
+    keycloakId: string,
+    outcome: Outcome,
+    why: string,
+  ): Promise<Outcome> {
+    const scimId = outcome.scimId;
+    if (scimId === undefined || (outcome.change !== 'created' && outcome.change !== 'adopted')) {
+      return outcome;
+    }
+    const now = await this.facts.keycloakGroup(keycloakId);
+    if (now.group !== undefined && now.outOfScope === undefined) return outcome;
+    await this.writer.deprovisionGroup(
+      {
+        op: 'deprovision',
+        keycloakId,
+        scimId,
+        displayName: this.store.group(keycloakId)?.displayName ?? scimId,
+        reason: now.outOfScope ?? 'deleted in Keycloak while its twin was being created',
+      },
+      why,
+    );
+    return { scimId: undefined, change: 'deprovisioned' };
   }
 
   private async applyGroup(
@@ -508,6 +592,14 @@ export class Reconciler {
         }
         return { scimId: undefined, change: 'waiting', waitingFor: decision.owner };
       case 'problem':
+        if (decision.moveAside !== undefined) {
+          await writer.moveAside(
+            'group',
+            decision.keycloakId,
+            decision.moveAside,
+            `${why}; ${decision.reason}`,
+          );
+        }
         throw new PermanentError(
           `group ${decision.keycloakId} (${decision.displayName}): ${decision.reason}`,
         );
@@ -562,12 +654,25 @@ export class Reconciler {
 
   // Shared
 
-  /** The SCIM twin of a Keycloak group, created when missing; undefined if it cannot be. */
+  /**
+   * The SCIM twin of a Keycloak group, created when missing; undefined when the group cannot
+   * be provisioned. Its problem is the group's own (its hint is parked with it), not the
+   * user's: the user's other memberships go on.
+   */
   private async groupTwin(group: KeycloakGroup, why: string): Promise<string | undefined> {
     const known = this.store.group(group.id);
     if (known !== undefined) return known.scimId;
-    const outcome = await this.reconcileGroup(group.id, false, { why, inPassing: true });
-    return outcome.scimId;
+    try {
+      const outcome = await this.reconcileGroup(group.id, false, { why, inPassing: true });
+      return outcome.scimId;
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      this.options.logger?.warn(
+        { groupId: group.id, error: describeError(error) },
+        `group ${group.path} cannot be provisioned, so nobody joins it: ${describeError(error)}`,
+      );
+      return undefined;
+    }
   }
 
   /** The given groups and all their ancestors, read from Keycloak, by id. */
@@ -586,6 +691,29 @@ export class Reconciler {
       queue.push(parent);
     }
     return byId;
+  }
+
+  /** A twin stuck with a name its entity cannot have any more gives it up for others. */
+  private async moveTwinAside(
+    kind: 'user' | 'group',
+    keycloakId: string,
+    why: string,
+  ): Promise<void> {
+    const link = kind === 'user' ? this.store.user(keycloakId) : this.store.group(keycloakId);
+    if (link === undefined) return;
+    const name = 'userName' in link ? link.userName : link.displayName;
+    const aside = moveAside(
+      keycloakId,
+      { id: link.scimId },
+      kind === 'user' ? 'userName' : 'displayName',
+    );
+    if (aside === undefined || name === aside.name) return;
+    await this.writer.moveAside(
+      kind,
+      keycloakId,
+      aside,
+      `${why}; its name is taken on the SCIM side`,
+    );
   }
 
   /** Marks `key` as worked on by the event path, at the start and at the end. */
@@ -638,6 +766,32 @@ function nameOfGroupDecision(decision: GroupDecision): string | undefined {
     case 'wait':
     case 'problem':
       return decision.displayName;
+  }
+}
+
+/**
+ * Reads, decides and applies; when the SCIM side says the name is taken although the lookup
+ * found nobody (a server whose `eq` is case-sensitive), once more comparing every name here.
+ */
+async function decideAfresh<T>(
+  entity: string,
+  attempt: (exhaustive: boolean) => Promise<T>,
+  stuck: () => Promise<void>,
+): Promise<T> {
+  try {
+    return await attempt(false);
+  } catch (error) {
+    if (!isNameTaken(error)) throw error;
+  }
+  try {
+    return await attempt(true);
+  } catch (error) {
+    if (!isNameTaken(error)) throw error;
+    await stuck();
+    throw new PermanentError(
+      `${entity}: the SCIM side refuses its name as taken, yet no resource it lists has that name (Kestra keeps the userName of a user whose access to this tenant was removed): ${describeError(error)}`,
+      { cause: error },
+    );
   }
 }
 

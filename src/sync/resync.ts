@@ -314,7 +314,30 @@ class Applier {
     } else {
       await this.phase('prune', this.plan.prune, (step) => this.applyPrune(step));
     }
+    await this.applyMovesAside();
     await this.applyWaits();
+  }
+
+  /**
+   * Entities that cannot be provisioned but whose twins hold a name they no longer want: the
+   * fresh reconcile renames the twin out of the way (and fails again, already counted).
+   */
+  private async applyMovesAside(): Promise<void> {
+    const { reconciler } = this.deps;
+    for (const problem of this.plan.problems) {
+      if (problem.moveAside === undefined || this.fatal !== undefined) continue;
+      try {
+        if (problem.kind === 'user') {
+          await reconciler.reconcileUser(problem.keycloakId, { why: this.why });
+        } else {
+          await reconciler.reconcileGroup(problem.keycloakId, false, { why: this.why });
+        }
+      } catch (error) {
+        if (error instanceof ScimError && (error.status === 401 || error.status === 403)) {
+          this.fatal ??= error;
+        }
+      }
+    }
   }
 
   get aborted(): string | undefined {

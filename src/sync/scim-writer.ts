@@ -71,7 +71,6 @@ export class ScimWriter {
           );
     await this.patch('user', scimId, changes, ifMatch);
     this.store.putUser({ keycloakId, scimId, userName: decision.desired.userName });
-    if (adopted !== undefined) this.store.forgetMembers(scimId);
     this.audit(
       'user',
       keycloakId,
