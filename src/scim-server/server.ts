@@ -211,6 +211,7 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
           body: body ?? null,
           durationMs: Math.round((performance.now() - started) * 1000) / 1000,
           ...(fault === undefined ? {} : { fault }),
+          ...(req.get('if-match') === undefined ? {} : { ifMatch: req.get('if-match') }),
         });
       });
       next();

@@ -145,6 +145,8 @@ export const requestLogEntrySchema = z.object({
   durationMs: z.number(),
   /** The injected fault, described, when one applied. */
   fault: z.string().optional(),
+  /** The `If-Match` header the client sent, when it sent one. */
+  ifMatch: z.string().optional(),
 });
 
 export type RequestLogEntry = z.output<typeof requestLogEntrySchema>;

@@ -181,9 +181,16 @@ export class GroupMemberWriter {
       }
       this.store.changeMembers(groupScimId, add, remove);
       const why = [...new Set(batch.map(([, wish]) => wish.why))].join('; ');
+      const group = this.store.groupByScimId(groupScimId);
       this.logger?.info(
-        { scimGroupId: groupScimId, added: add, removed: remove, why },
-        `SCIM group ${groupScimId}: added ${add.length} member(s), removed ${remove.length} (${why})`,
+        {
+          scimGroupId: groupScimId,
+          keycloakId: group?.keycloakId,
+          added: add,
+          removed: remove,
+          why,
+        },
+        `SCIM group ${group?.displayName ?? groupScimId}: added ${add.length} member(s), removed ${remove.length} (${why})`,
       );
       return;
     }

@@ -429,7 +429,11 @@ export class Reconciler {
     const { outcome, keycloak } = await this.locks.run(groupKey(keycloakId), () =>
       this.marked(groupKey(keycloakId), () => this.groupLocked(keycloakId, how)),
     );
-    if (outcome.change === 'created' || outcome.change === 'adopted') {
+    // A full reconcile plans the members of what it creates itself, from its listing.
+    if (
+      (outcome.change === 'created' || outcome.change === 'adopted') &&
+      how.planned === undefined
+    ) {
       if (how.inPassing === true) this.options.schedule?.(groupHint(keycloakId, false, true));
       else await this.reconcileGroupMembers(keycloakId, why);
     }

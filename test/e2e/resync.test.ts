@@ -141,7 +141,12 @@ describe('resync: cold start, idempotence and dry run', () => {
     const writes = await writesDuring(h, () => resyncWith(h));
     expect(
       writes.map((w) => `${w.method} ${(w.scimPath ?? '').split('/')[1] ?? ''}`).sort(),
-    ).toEqual(['PATCH Groups', 'PUT Users']);
+    ).toEqual(['PATCH Groups', 'PATCH Users']);
+    // Only what changed, never a PUT that would clear what other systems set.
+    const userPatch = writes.find((w) => w.scimPath?.startsWith('/Users/') === true);
+    expect(userPatch?.body).toMatchObject({
+      Operations: [{ op: 'replace', path: 'name.givenName', value: 'Renamed' }],
+    });
     const state = await h.control.state();
     expect(state.users.find((u) => u.userName === 'cold-0004')?.givenName).toBe('Renamed');
     expect(state.groups.find((g) => g.displayName === '/ops')?.members).toEqual([]);
