@@ -5,6 +5,7 @@ import { createRelay, type Relay } from '../../src/app/relay.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, memoryDestination, type MemoryDestination } from '../../src/logger.js';
 import { ScimServerControl } from '../../src/scim-server/control-client.js';
+import type { ProfileName } from '../../src/scim-server/profile.js';
 import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
 import type { TestStackFacts } from './stack-facts.js';
 import { createTestRealm, type TestRealm } from './test-realm.js';
@@ -21,13 +22,33 @@ export interface RelayHarness {
   close(): Promise<void>;
 }
 
+/** How the harness's SCIM server behaves: Kestra's profile, or a plain RFC 7644 server. */
+export interface HarnessScim {
+  readonly profile: ProfileName;
+  /** Generic profile only: the window between a PATCH's read and its write. */
+  readonly patchDelayMs?: number;
+}
+
 export async function startRelayHarness(
   facts: TestStackFacts,
-  options: { prefix: string; env?: Record<string, string>; realm?: TestRealm; start?: boolean },
+  options: {
+    prefix: string;
+    env?: Record<string, string>;
+    realm?: TestRealm;
+    start?: boolean;
+    /** Default: the kestra profile. */
+    scim?: HarnessScim;
+  },
 ): Promise<RelayHarness> {
   const realm = options.realm ?? (await createTestRealm(facts, { prefix: options.prefix }));
   const scimToken = `token-${options.prefix}-${Math.random().toString(36).slice(2)}`;
-  const server = await startScimServer({ token: scimToken, testApi: true });
+  const profile = options.scim?.profile ?? 'kestra';
+  const server = await startScimServer({
+    token: scimToken,
+    testApi: true,
+    profile,
+    ...(profile === 'generic' ? { patchDelayMs: options.scim?.patchDelayMs ?? 0 } : {}),
+  });
   const stateDir = mkdtempSync(join(tmpdir(), `relay-${options.prefix}-`));
   const config = loadConfig({
     KEYCLOAK_URL: facts.keycloakUrl,
