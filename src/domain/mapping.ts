@@ -141,22 +141,6 @@ export function changedAttributes(changes: readonly ScimPatchOperation[]): strin
   return changes.map((change) => change.path ?? '(value)');
 }
 
-/** The ids of a group's ancestors, nearest first, from the relay's map of parents. */
-export function ancestorsOf(
-  groupId: string,
-  parentOf: (id: string) => string | undefined,
-): string[] {
-  const ancestors: string[] = [];
-  const seen = new Set([groupId]);
-  for (let parent = parentOf(groupId); parent !== undefined; parent = parentOf(parent)) {
-    // A corrupt map must not loop forever.
-    if (seen.has(parent)) break;
-    seen.add(parent);
-    ancestors.push(parent);
-  }
-  return ancestors;
-}
-
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }

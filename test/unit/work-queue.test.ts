@@ -85,6 +85,7 @@ describe('WorkQueue', () => {
     const burst = [
       queue.submit(groupHint('g')),
       queue.submit(groupHint('g', true)),
+      queue.submit(groupHint('g', false, true)),
       queue.submit(groupHint('g')),
     ];
     await gated.releaseAll();
@@ -93,8 +94,10 @@ describe('WorkQueue', () => {
       'applied',
       'applied',
       'applied',
+      'applied',
     ]);
-    expect(gated.started).toEqual([groupHint('g'), groupHint('g', true)]);
+    // The follow-up does what every hint of the burst asked for: the subtree and the members.
+    expect(gated.started).toEqual([groupHint('g'), groupHint('g', true, true)]);
   });
 
   it('retries a transient failure, then clears any parked entry on success', async () => {
