@@ -34,7 +34,7 @@ import {
  * `PARITY_RUNS` sets the number of sequences per profile. A failure prints fast-check's seed
  * and path: `PARITY_SEED=<seed> PARITY_PATH=<path>` replays exactly that counterexample.
  */
-const RUNS = Number(process.env.PARITY_RUNS ?? 250);
+const RUNS = Number(process.env.PARITY_RUNS ?? 500);
 const SEED = process.env.PARITY_SEED === undefined ? undefined : Number(process.env.PARITY_SEED);
 const PATH = process.env.PARITY_PATH;
 const token = 'parity-test-token-5d1e8a';
