@@ -442,11 +442,7 @@ function sameName(a: string | undefined, b: string): boolean {
  * one pointer a server must give, so without a body the resource is what was sent, with the id
  * from there.
  */
-function createdResource(
-  response: ScimResponse,
-  input: object,
-  operation: string,
-): { id: string } {
+function createdResource(response: ScimResponse, input: object, operation: string): { id: string } {
   const body = response.body;
   if (isRecord(body) && typeof body['id'] === 'string') {
     return withVersion(body as { id: string }, response.etag);
