@@ -2,8 +2,8 @@ import type { ScimGroupInput, ScimPatchOperation } from '../scim/scim-types.js';
 import type { KeycloakGroup } from './keycloak-model.js';
 import { groupChanges, toScimGroup, type MappingOptions } from './mapping.js';
 import type { ScimGroupView } from './scim-views.js';
-import { chooseTarget, type ScimSide } from './target-choice.js';
-import { moveAside, type Adoption, type MoveAside } from './user-plan.js';
+import { chooseTarget, type Adoption, type ScimSide } from './target-choice.js';
+import { moveAside, type MoveAside } from './user-plan.js';
 
 /** Everything the decision about one Keycloak group needs: a slice of both sides. */
 export interface GroupFacts extends ScimSide<ScimGroupView> {
@@ -97,11 +97,10 @@ export function planGroup(facts: GroupFacts, options: GroupPlanOptions): GroupDe
   switch (choice.kind) {
     case 'create':
       return { op: 'create', keycloakId, parentId, desired };
-    case 'twin': {
+    case 'write': {
       const changes = groupChanges(choice.resource, desired);
-      if (changes.length === 0) {
-        return none(keycloakId, true, choice.resource, parentId, choice.foundBy !== 'id map');
-      }
+      if (changes.length === 0)
+        return none(keycloakId, true, choice.resource, parentId, choice.adopted !== undefined);
       return {
         op: 'update',
         keycloakId,
@@ -109,22 +108,9 @@ export function planGroup(facts: GroupFacts, options: GroupPlanOptions): GroupDe
         scimId: choice.resource.id,
         desired,
         changes,
-        adopted:
-          choice.foundBy === 'id map'
-            ? undefined
-            : { foundBy: choice.foundBy, leftBy: undefined, version: choice.resource.version },
+        adopted: choice.adopted,
       };
     }
-    case 'adopt':
-      return {
-        op: 'update',
-        keycloakId,
-        parentId,
-        scimId: choice.resource.id,
-        desired,
-        changes: groupChanges(choice.resource, desired),
-        adopted: { foundBy: 'name', leftBy: choice.leftBy, version: choice.resource.version },
-      };
     case 'wait':
       return {
         op: 'wait',

@@ -5,7 +5,7 @@ import { toScimGroup, toScimUser, type MappingOptions } from './mapping.js';
 import { effectiveGroups, planMembers, type MembershipMode } from './membership.js';
 import { ownerOf, type Holder, type Owned } from './ownership.js';
 import type { ScimGroupListing, ScimUserView } from './scim-views.js';
-import type { FoundBy } from './target-choice.js';
+import type { FoundBy, ScimSide } from './target-choice.js';
 import { planUser, type MoveAside, type UserDecision, type UserFacts } from './user-plan.js';
 
 /** One entry of the relay's id map; `parentId` only for groups. */
@@ -402,41 +402,10 @@ function planUsers(
       });
     },
   );
-  const owners = { live: (id: string) => allIds.has(id), wants: (id: string) => wants.get(id) };
-
-  const decidedTwins = new Set<string>();
-  const decide = (facts: UserFacts): void => {
-    if (facts.twin !== undefined) decidedTwins.add(facts.twin.id);
+  plan.managed = forEachSlice(input.keycloak.users, index, wants, refused, allIds, (user, side) => {
+    const facts: UserFacts = { ...side, user };
     recordUser(plan, planUser(facts, options), facts, index);
-  };
-  const listed = new Set<string>();
-  for (const user of input.keycloak.users) {
-    listed.add(user.id);
-    if (refused.has(user.id)) continue;
-    const twin = index.twin(user.id);
-    const wanted = wants.get(user.id);
-    decide({
-      keycloakId: user.id,
-      user,
-      outOfScope: undefined,
-      twin: twin?.resource,
-      twinFoundBy: twin?.foundBy,
-      holder: wanted === undefined ? undefined : index.holder(wanted, twin?.resource.id, owners),
-    });
-  }
-  // What Keycloak no longer has (or no longer provisions) is deprovisioned: twins and strays.
-  for (const { resource, owner } of index.managed()) {
-    plan.managed += 1;
-    if (decidedTwins.has(resource.id) || listed.has(owner)) continue;
-    decide({
-      keycloakId: owner,
-      user: undefined,
-      outOfScope: allIds.has(owner) ? OUT_OF_SCOPE : undefined,
-      twin: resource,
-      twinFoundBy: 'externalId',
-      holder: undefined,
-    });
-  }
+  });
   return plan;
 }
 
@@ -553,14 +522,11 @@ function planGroups(
       });
     },
   );
-  const owners = { live: (id: string) => allIds.has(id), wants: (id: string) => wants.get(id) };
   const listing = new Map(input.scim.groups.map((g) => [g.id, g]));
   const membersOf = (scimId: string | undefined): readonly string[] =>
     scimId === undefined ? [] : (listing.get(scimId)?.memberIds ?? []);
 
-  const decidedTwins = new Set<string>();
   const decide = (facts: GroupFacts): void => {
-    if (facts.twin !== undefined) decidedTwins.add(facts.twin.id);
     const decision = planGroup(facts, options);
     const { keycloakId } = decision;
     switch (decision.op) {
@@ -637,34 +603,66 @@ function planGroups(
     }
   };
 
+  plan.managed = forEachSlice(
+    input.keycloak.groups,
+    index,
+    wants,
+    refused,
+    allIds,
+    (group, side) => {
+      decide({ ...side, group });
+    },
+  );
+  return plan;
+}
+
+/**
+ * Each entity's slice of both sides, as the event path would read it for that entity: every
+ * listed entity (but those refused a name), then the owner of every managed resource the
+ * listing lacks (deleted, or out of scope), whose twins and strays are deprovisioned. Returns
+ * how many managed resources there are, the base of the deletion guard's share.
+ */
+function forEachSlice<E extends { readonly id: string }, R extends Owned>(
+  entities: readonly E[],
+  index: SideIndex<R>,
+  wants: ReadonlyMap<string, string>,
+  refused: ReadonlySet<string>,
+  allIds: ReadonlySet<string>,
+  decide: (
+    entity: E | undefined,
+    side: ScimSide<R> & { readonly keycloakId: string; readonly outOfScope: string | undefined },
+  ) => void,
+): number {
+  const owners = { live: (id: string) => allIds.has(id), wants: (id: string) => wants.get(id) };
+  const decidedTwins = new Set<string>();
   const listed = new Set<string>();
-  for (const group of input.keycloak.groups) {
-    listed.add(group.id);
-    if (refused.has(group.id)) continue;
-    const twin = index.twin(group.id);
-    const wanted = wants.get(group.id);
-    decide({
-      keycloakId: group.id,
-      group,
+  for (const entity of entities) {
+    listed.add(entity.id);
+    if (refused.has(entity.id)) continue;
+    const twin = index.twin(entity.id);
+    const wanted = wants.get(entity.id);
+    if (twin !== undefined) decidedTwins.add(twin.resource.id);
+    decide(entity, {
+      keycloakId: entity.id,
       outOfScope: undefined,
       twin: twin?.resource,
       twinFoundBy: twin?.foundBy,
       holder: wanted === undefined ? undefined : index.holder(wanted, twin?.resource.id, owners),
     });
   }
+  let managed = 0;
   for (const { resource, owner } of index.managed()) {
-    plan.managed += 1;
+    managed += 1;
     if (decidedTwins.has(resource.id) || listed.has(owner)) continue;
-    decide({
+    decide(undefined, {
       keycloakId: owner,
-      group: undefined,
       outOfScope: allIds.has(owner) ? OUT_OF_SCOPE : undefined,
       twin: resource,
       twinFoundBy: 'externalId',
       holder: undefined,
     });
   }
-  return plan;
+  return managed;
 }
 
 // Memberships

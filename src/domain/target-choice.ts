@@ -12,11 +12,20 @@ export interface ScimSide<R extends Owned> {
   readonly holder: Holder<R> | undefined;
 }
 
+/** How a resource that was not known as the entity's twin through the id map became it. */
+export interface Adoption {
+  readonly foundBy: FoundBy;
+  /** The deleted Keycloak entity it was left by, if any. */
+  readonly leftBy: string | undefined;
+  /** Its ETag when read, so that the takeover fails if it changed since. */
+  readonly version: string | undefined;
+}
+
 /**
  * Which SCIM resource an entity that is to be provisioned writes to:
- * - `twin`: its own;
+ * - `write`: its own twin or, with `adopted`, one it takes over (the resource holding its name,
+ *   nobody's or left by a deleted entity);
  * - `create`: none yet, and its name is free;
- * - `adopt`: take over the resource holding its name (nobody's, or left by a deleted entity);
  * - `wait`: the name is held by an entity whose own reconcile will free it; `moveAside` is the
  *   entity's twin, to be renamed to {@link movedAsideName} meanwhile so that two entities
  *   swapping names do not wait for each other forever;
@@ -25,9 +34,8 @@ export interface ScimSide<R extends Owned> {
  *   wants it, so a stuck entity never blocks another that may have the name.
  */
 export type TargetChoice<R extends Owned> =
-  | { readonly kind: 'twin'; readonly resource: R; readonly foundBy: FoundBy }
+  | { readonly kind: 'write'; readonly resource: R; readonly adopted: Adoption | undefined }
   | { readonly kind: 'create' }
-  | { readonly kind: 'adopt'; readonly resource: R; readonly leftBy: string | undefined }
   | { readonly kind: 'wait'; readonly owner: string; readonly moveAside: R | undefined }
   | { readonly kind: 'problem'; readonly reason: string; readonly moveAside: R | undefined };
 
@@ -46,7 +54,7 @@ export interface ResourceWords<R> {
  * the deprovisioning of a deleted entity removes its resource (a DELETE), or leaves it holding
  * the name (deactivation).
  */
-export function chooseTarget<R extends Owned>(
+export function chooseTarget<R extends Owned & { readonly version?: string | undefined }>(
   keycloakId: string,
   wanted: string,
   side: ScimSide<R>,
@@ -60,14 +68,25 @@ export function chooseTarget<R extends Owned>(
       : undefined;
   if (holder === undefined || (twin !== undefined && holder.resource.id === twin.id)) {
     if (twin === undefined) return { kind: 'create' };
-    return { kind: 'twin', resource: twin, foundBy: side.twinFoundBy ?? 'id map' };
+    const foundBy = side.twinFoundBy ?? 'id map';
+    return {
+      kind: 'write',
+      resource: twin,
+      adopted:
+        foundBy === 'id map' ? undefined : { foundBy, leftBy: undefined, version: twin.version },
+    };
   }
   const verdict = judgeHolder(keycloakId, wanted, holder, leftoversGo);
   const held = `SCIM ${words.attribute} ${JSON.stringify(wanted)} is held by SCIM ${words.kind} ${holder.resource.id}`;
   switch (verdict.kind) {
     case 'free':
-      if (twin === undefined)
-        return { kind: 'adopt', resource: holder.resource, leftBy: verdict.leftBy };
+      if (twin === undefined) {
+        return {
+          kind: 'write',
+          resource: holder.resource,
+          adopted: { foundBy: 'name', leftBy: verdict.leftBy, version: holder.resource.version },
+        };
+      }
       // The entity has its own twin, so it cannot take a second resource over.
       if (verdict.leftBy !== undefined && leftoversGo) {
         return { kind: 'wait', owner: verdict.leftBy, moveAside: undefined };

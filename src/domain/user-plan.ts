@@ -3,7 +3,7 @@ import type { KeycloakUser } from './keycloak-model.js';
 import { toScimUser, userChanges, type MappingOptions } from './mapping.js';
 import { movedAsideName } from './ownership.js';
 import type { ScimUserView } from './scim-views.js';
-import { chooseTarget, type FoundBy, type ScimSide } from './target-choice.js';
+import { chooseTarget, type Adoption, type ScimSide } from './target-choice.js';
 
 /** Everything the decision about one Keycloak user needs: a slice of both sides. */
 export interface UserFacts extends ScimSide<ScimUserView> {
@@ -66,15 +66,6 @@ export type UserDecision =
       readonly reason: string;
       readonly moveAside?: MoveAside | undefined;
     };
-
-/** How a resource that was not the entity's twin became it. */
-export interface Adoption {
-  readonly foundBy: FoundBy;
-  /** The deleted Keycloak entity it was left by, if any. */
-  readonly leftBy: string | undefined;
-  /** Its ETag when read, so that the takeover fails if it changed since. */
-  readonly version: string | undefined;
-}
 
 /** A rename of the entity's own twin out of the way, see {@link movedAsideName}. */
 export interface MoveAside {
@@ -140,32 +131,19 @@ export function planUser(facts: UserFacts, options: UserPlanOptions): UserDecisi
   switch (choice.kind) {
     case 'create':
       return { op: 'create', keycloakId, desired };
-    case 'twin': {
+    case 'write': {
       const changes = userChanges(choice.resource, desired);
-      if (changes.length === 0) {
-        return none(keycloakId, true, choice.resource, choice.foundBy !== 'id map');
-      }
+      if (changes.length === 0)
+        return none(keycloakId, true, choice.resource, choice.adopted !== undefined);
       return {
         op: 'update',
         keycloakId,
         scimId: choice.resource.id,
         desired,
         changes,
-        adopted:
-          choice.foundBy === 'id map'
-            ? undefined
-            : { foundBy: choice.foundBy, leftBy: undefined, version: choice.resource.version },
+        adopted: choice.adopted,
       };
     }
-    case 'adopt':
-      return {
-        op: 'update',
-        keycloakId,
-        scimId: choice.resource.id,
-        desired,
-        changes: userChanges(choice.resource, desired),
-        adopted: { foundBy: 'name', leftBy: choice.leftBy, version: choice.resource.version },
-      };
     case 'wait':
       return {
         op: 'wait',
