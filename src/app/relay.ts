@@ -140,18 +140,6 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   let started = false;
   let stopping: Promise<void> | undefined;
 
-  /**
-   * A full reconcile that stands for everything before it: only a complete one counts. One
-   * stopped early (a refused token, a disabled integration) throws, so that no baseline is
-   * recorded for it and the next start reconciles again.
-   */
-  const baselineReconcile = async (): Promise<void> => {
-    const report = await engine.reconcileAll();
-    if (report.aborted !== undefined) {
-      throw new Error(`the first full reconcile did not complete: ${report.aborted}`);
-    }
-  };
-
   /** `/readyz`: Keycloak and SCIM answer, and the event source is connected and keeping up. */
   const readiness = readinessFromProbes({
     keycloak: async () => {
@@ -190,9 +178,9 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
           ? 'first start: reconciling everything once'
           : 'events may have expired unseen: reconciling everything',
       );
-      const began = Date.now();
-      await baselineReconcile();
-      poll.resetToNow(began);
+      await engine.baseline((began) => {
+        poll.resetToNow(began);
+      });
       await poll.start();
     }
   };
@@ -226,8 +214,9 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         await amqp.start();
         if (store.checkpoint(AMQP_BASELINE) === undefined) {
           logger.info('first start on this queue: reconciling everything once');
-          await baselineReconcile();
-          store.putCheckpoint(AMQP_BASELINE, new Date().toISOString());
+          await engine.baseline((began) => {
+            store.putCheckpoint(AMQP_BASELINE, new Date(began).toISOString());
+          });
         }
       } else {
         const poll = await pollSource();

@@ -106,6 +106,21 @@ export class SyncEngine {
     return this.running;
   }
 
+  /**
+   * A full reconcile that stands for everything before it began: `record` marks that moment
+   * (a poll checkpoint, the AMQP queue's baseline) only once the reconcile is complete. One
+   * stopped early (a refused token, a disabled integration) throws and records nothing, so the
+   * next start reconciles again; nothing is ever marked ahead of the work it stands for.
+   */
+  async baseline(record: (began: number) => void): Promise<void> {
+    const began = Date.now();
+    const report = await this.reconcileAll();
+    if (report.aborted !== undefined) {
+      throw new Error(`the first full reconcile did not complete: ${report.aborted}`);
+    }
+    record(began);
+  }
+
   /** Starts the periodic full reconcile and the retries of parked work. */
   startBackground(): void {
     this.scheduleResync();

@@ -9,7 +9,7 @@ import { moveAside, planUser, type UserDecision } from '../domain/user-plan.js';
 import { PermanentError, ScimError, TransientError, describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
-import { FactReader, type KeycloakGroupSide, type KeycloakUserSide } from './fact-reader.js';
+import { FactReader, type KeycloakGroupSide } from './fact-reader.js';
 import { Freshness, type Snapshot } from './freshness.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { KeycloakReader } from './keycloak-reader.js';
@@ -93,7 +93,7 @@ export class Reconciler {
 
   /**
    * Reconciles what a hint names. An entity that must wait for another to free its name has
-   * that one scheduled (`onBlocked`) and fails transiently, to be tried again after it.
+   * that one scheduled (`schedule`) and fails transiently, to be tried again after it.
    */
   async apply(hint: Hint): Promise<void> {
     const why = `event: ${describeHint(hint)}`;
@@ -133,17 +133,14 @@ export class Reconciler {
     how: { readonly why: string; readonly planned?: Planned<UserDecision> | undefined },
   ): Promise<Outcome> {
     return this.locks.run(userKey(keycloakId), () =>
-      this.marked(
-        userKey(keycloakId),
-        async () => (await this.userLocked(keycloakId, how)).outcome,
-      ),
+      this.marked(userKey(keycloakId), () => this.userLocked(keycloakId, how)),
     );
   }
 
   private async userLocked(
     keycloakId: string,
     how: { readonly why: string; readonly planned?: Planned<UserDecision> | undefined },
-  ): Promise<{ outcome: Outcome; keycloak: KeycloakUserSide | undefined }> {
+  ): Promise<Outcome> {
     const { planned, why } = how;
     if (
       planned !== undefined &&
@@ -151,10 +148,9 @@ export class Reconciler {
     ) {
       const names = [nameOfUserDecision(planned.decision), this.store.user(keycloakId)?.userName];
       try {
-        const outcome = await this.locks.runAll(userNameKeys(names), () =>
+        return await this.locks.runAll(userNameKeys(names), () =>
           this.applyUser(planned.decision, why, true),
         );
-        return { outcome, keycloak: undefined };
       } catch (error) {
         // The listing is out of date for this user: decide again from a fresh read.
         if (!(error instanceof StaleDecisionError) && !isNameTaken(error)) throw error;
@@ -175,7 +171,7 @@ export class Reconciler {
     if (planned === undefined && (outcome.change === 'created' || outcome.change === 'adopted')) {
       await this.joinGroups(keycloakId, outcome, why);
     }
-    return { outcome, keycloak };
+    return outcome;
   }
 
   private async applyUser(decision: UserDecision, why: string, verify: boolean): Promise<Outcome> {
@@ -312,7 +308,7 @@ export class Reconciler {
   }
 
   private async membershipLocked(userId: string, groupId: string, why: string): Promise<Outcome> {
-    const { outcome } = await this.userLocked(userId, { why });
+    const outcome = await this.userLocked(userId, { why });
     const userScimId = outcome.scimId;
     if (userScimId === undefined) return outcome;
     const target = await this.keycloak.group(groupId);
