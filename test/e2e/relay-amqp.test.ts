@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { ListenerSimulator } from '../support/listener-simulator.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 import { createTestRealm } from '../support/test-realm.js';
 import { relayBehaviour } from './relay-behaviour.js';
 
-describe('run, consuming the RabbitMQ listener’s messages', () => {
+describeEachProfile('run, consuming the RabbitMQ listener’s messages', (profile) => {
   const facts = inject('testStack');
-  const suffix = randomUUID().slice(0, 8);
+  // Per profile: each suite has its own exchange, queue and realm.
+  const suffix = `${profile.name}-${randomUUID().slice(0, 8)}`;
   const exchange = `test-kk-${suffix}`;
   const queue = `test-relay-${suffix}`;
   let harness: RelayHarness;
@@ -17,7 +19,7 @@ describe('run, consuming the RabbitMQ listener’s messages', () => {
 
   beforeAll(async () => {
     // A realm name with a dot: the listener drops it from routing keys.
-    const realm = await createTestRealm(facts, { prefix: 'amqp.dot' });
+    const realm = await createTestRealm(facts, { prefix: `amqp.dot-${profile.name}` });
     listener = await ListenerSimulator.start({
       amqpUrl: facts.amqpUrl,
       admin: realm.admin,
@@ -25,8 +27,9 @@ describe('run, consuming the RabbitMQ listener’s messages', () => {
       exchange,
     });
     harness = await startRelayHarness(facts, {
-      prefix: 'amqp',
+      prefix: `amqp-${profile.name}`,
       realm,
+      scim: profile.scim,
       env: {
         SOURCE: 'amqp',
         AMQP_URL: facts.amqpUrl,
@@ -44,7 +47,7 @@ describe('run, consuming the RabbitMQ listener’s messages', () => {
     await deleteRelayQueues(facts.amqpUrl, queue);
   });
 
-  relayBehaviour(() => harness);
+  relayBehaviour(() => harness, profile);
 
   it('dead-letters a message that keeps coming back, with the reason', async () => {
     // The quorum queue counts deliveries in x-delivery-count; this one has been delivered 3

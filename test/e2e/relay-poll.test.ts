@@ -1,16 +1,21 @@
-import { afterAll, beforeAll, describe, inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 import { relayBehaviour } from './relay-behaviour.js';
 
-describe('run, polling Keycloak’s stored events', () => {
+describeEachProfile('run, polling Keycloak’s stored events', (profile) => {
   const facts = inject('testStack');
   let harness: RelayHarness;
   beforeAll(async () => {
-    harness = await startRelayHarness(facts, { prefix: 'poll', env: { SOURCE: 'poll' } });
+    harness = await startRelayHarness(facts, {
+      prefix: `poll-${profile.name}`,
+      env: { SOURCE: 'poll' },
+      scim: profile.scim,
+    });
   });
   afterAll(async () => {
     await harness.close();
   });
 
-  relayBehaviour(() => harness);
+  relayBehaviour(() => harness, profile);
 });
