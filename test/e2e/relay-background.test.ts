@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { mapWithConcurrency } from '../support/concurrency.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 
 /**
  * The relay listens on a RabbitMQ exchange that nobody publishes to, as when the lossy listener
  * drops everything: only the background full reconcile can bring these changes to SCIM.
  */
-describe('run repairs, in the background, what no event announced', () => {
+describeEachProfile('run repairs, in the background, what no event announced', (profile) => {
   const facts = inject('testStack');
-  const suffix = randomUUID().slice(0, 8);
+  // Per profile: each suite has its own exchange, queue and realm.
+  const suffix = `${profile.name}-${randomUUID().slice(0, 8)}`;
   const exchange = `test-silent-${suffix}`;
   const queue = `test-relay-background-${suffix}`;
   let harness: RelayHarness;
@@ -30,7 +32,8 @@ describe('run repairs, in the background, what no event announced', () => {
     await channel.assertExchange(exchange, 'topic', { durable: false });
     await connection.close();
     harness = await startRelayHarness(facts, {
-      prefix: 'background',
+      prefix: `background-${profile.name}`,
+      scim: profile.scim,
       env: {
         SOURCE: 'amqp',
         AMQP_URL: facts.amqpUrl,

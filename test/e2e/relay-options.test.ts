@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 
-describe('run with the other mapping choices', () => {
+describeEachProfile('run with the other mapping choices', (profile) => {
   const facts = inject('testStack');
   let harness: RelayHarness;
 
@@ -19,7 +20,8 @@ describe('run with the other mapping choices', () => {
 
   beforeAll(async () => {
     harness = await startRelayHarness(facts, {
-      prefix: 'options',
+      prefix: `options-${profile.name}`,
+      scim: profile.scim,
       env: {
         SOURCE: 'poll',
         USERNAME_SOURCE: 'email',

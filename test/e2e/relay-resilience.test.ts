@@ -1,17 +1,19 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { ListenerSimulator } from '../support/listener-simulator.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 import { createTestRealm } from '../support/test-realm.js';
 
 const exec = promisify(execFile);
 
-describe('run keeps every change through failures', () => {
+describeEachProfile('run keeps every change through failures', (profile) => {
   const facts = inject('testStack');
-  const suffix = randomUUID().slice(0, 8);
+  // Per profile: each suite has its own exchange, queue and realm.
+  const suffix = `${profile.name}-${randomUUID().slice(0, 8)}`;
   const exchange = `test-kk-${suffix}`;
   const queue = `test-relay-resilience-${suffix}`;
   let harness: RelayHarness;
@@ -24,7 +26,7 @@ describe('run keeps every change through failures', () => {
   };
 
   beforeAll(async () => {
-    const realm = await createTestRealm(facts, { prefix: 'resilience' });
+    const realm = await createTestRealm(facts, { prefix: `resilience-${profile.name}` });
     listener = await ListenerSimulator.start({
       amqpUrl: facts.amqpUrl,
       admin: realm.admin,
@@ -33,9 +35,15 @@ describe('run keeps every change through failures', () => {
       variant: 'focus-shift',
     });
     harness = await startRelayHarness(facts, {
-      prefix: 'resilience',
+      prefix: `resilience-${profile.name}`,
       realm,
-      env: { SOURCE: 'amqp', AMQP_URL: facts.amqpUrl, AMQP_EXCHANGE: exchange, AMQP_QUEUE: queue },
+      scim: profile.scim,
+      env: {
+        SOURCE: 'amqp',
+        AMQP_URL: facts.amqpUrl,
+        AMQP_EXCHANGE: exchange,
+        AMQP_QUEUE: queue,
+      },
     });
   });
 

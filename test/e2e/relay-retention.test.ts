@@ -1,12 +1,14 @@
-import { describe, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { eventually, startRelayHarness } from '../support/relay-harness.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 
-describe('run after a long outage, or on its first start', () => {
+describeEachProfile('run after a long outage, or on its first start', (profile) => {
   const facts = inject('testStack');
 
   it('reconciles everything when the checkpoint is older than the realm keeps events', async () => {
     const harness = await startRelayHarness(facts, {
-      prefix: 'retention',
+      prefix: `retention-${profile.name}`,
+      scim: profile.scim,
       env: { SOURCE: 'poll' },
       start: false,
     });
@@ -48,7 +50,8 @@ describe('run after a long outage, or on its first start', () => {
 
   it('reconciles everything on its first start, then follows events', async () => {
     const harness = await startRelayHarness(facts, {
-      prefix: 'first-start',
+      prefix: `first-start-${profile.name}`,
+      scim: profile.scim,
       env: { SOURCE: 'poll' },
       start: false,
     });

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 
-describe('run and resync with a provisioning scope', () => {
+describeEachProfile('run and resync with a provisioning scope', (profile) => {
   const facts = inject('testStack');
   let harness: RelayHarness;
 
@@ -11,7 +12,8 @@ describe('run and resync with a provisioning scope', () => {
 
   beforeAll(async () => {
     harness = await startRelayHarness(facts, {
-      prefix: 'scope',
+      prefix: `scope-${profile.name}`,
+      scim: profile.scim,
       env: { SOURCE: 'poll', SCOPE_GROUPS: '/kestra-users', SCOPE_GROUP_PATH: '/kestra' },
     });
   });
@@ -34,7 +36,7 @@ describe('run and resync with a provisioning scope', () => {
 
     await admin.users.delFromGroup({ id, groupId: gate.id });
     await eventually(async () => {
-      expect((await scimUser('outsider'))?.tenantAccess).toBe(false);
+      profile.expectAccessRemoved(await scimUser('outsider'));
     });
   });
 
