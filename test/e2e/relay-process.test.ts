@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { ScimServerControl } from '../../src/scim-server/control-client.js';
 import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
 import { listenerUserEvent } from '../support/amqp-fixtures.js';
@@ -13,18 +13,25 @@ import { mapWithConcurrency } from '../support/concurrency.js';
 import { freePort } from '../support/free-port.js';
 import { eventually } from '../support/relay-harness.js';
 import { REPO_ROOT } from '../support/repo-paths.js';
+import { describeEachProfile } from '../support/scim-profiles.js';
 import { createTestRealm, type TestRealm } from '../support/test-realm.js';
 
 const exec = promisify(execFile);
 const BURST = 150;
 
+// Built once for both profiles: the build is the slowest step of this file.
+beforeAll(async () => {
+  await exec('npm', ['run', 'build'], { cwd: REPO_ROOT });
+});
+
 /**
  * The relay as the container runs it: the compiled entrypoint `node dist/src/cli.js run`, a
  * real process with its own environment, stopped by a real SIGTERM.
  */
-describe('the relay process (the image entrypoint)', () => {
+describeEachProfile('the relay process (the image entrypoint)', (profile) => {
   const facts = inject('testStack');
-  const suffix = randomUUID().slice(0, 8);
+  // Per profile: each suite has its own exchange, queue, token and realm.
+  const suffix = `${profile.name}-${randomUUID().slice(0, 8)}`;
   const exchange = `test-kk-${suffix}`;
   const queue = `test-relay-process-${suffix}`;
   const token = `process-token-${suffix}`;
@@ -71,14 +78,13 @@ describe('the relay process (the image entrypoint)', () => {
   };
 
   beforeAll(async () => {
-    await exec('npm', ['run', 'build'], { cwd: REPO_ROOT });
-    realm = await createTestRealm(facts, { prefix: 'process' });
-    server = await startScimServer({ token, testApi: true });
+    realm = await createTestRealm(facts, { prefix: `process-${profile.name}` });
+    server = await startScimServer({ token, testApi: true, ...profile.scim });
     control = new ScimServerControl(server.origin);
     connection = await connect(facts.amqpUrl);
     channel = await connection.createChannel();
     await channel.assertExchange(exchange, 'topic', { durable: false });
-    stateDir = mkdtempSync(join(tmpdir(), 'relay-process-'));
+    stateDir = mkdtempSync(join(tmpdir(), `relay-process-${profile.name}-`));
     httpPort = await freePort();
   });
 
