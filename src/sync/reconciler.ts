@@ -133,7 +133,7 @@ export class Reconciler {
     how: { readonly why: string; readonly planned?: Planned<UserDecision> | undefined },
   ): Promise<Outcome> {
     return this.locks.run(userKey(keycloakId), () =>
-      this.marked(userKey(keycloakId), () => this.userLocked(keycloakId, how)),
+      this.marked(userKey(keycloakId), how.planned, () => this.userLocked(keycloakId, how)),
     );
   }
 
@@ -303,7 +303,7 @@ export class Reconciler {
    */
   reconcileMembership(userId: string, groupId: string, why: string): Promise<Outcome> {
     return this.locks.run(userKey(userId), () =>
-      this.marked(userKey(userId), () => this.membershipLocked(userId, groupId, why)),
+      this.marked(userKey(userId), undefined, () => this.membershipLocked(userId, groupId, why)),
     );
   }
 
@@ -351,9 +351,7 @@ export class Reconciler {
         this.freshness.changedSince(snapshot, userKey(userId)) ||
         this.freshness.changedSince(snapshot, groupKey(group.keycloakId));
       if (!stale) return { done: this.members.set(group.scimId, user.scimId, user.member, why) };
-      await this.marked(userKey(userId), () =>
-        this.membershipLocked(userId, group.keycloakId, why),
-      );
+      await this.membershipLocked(userId, group.keycloakId, why);
       return { done: Promise.resolve() };
     });
     await queued.done;
@@ -423,7 +421,7 @@ export class Reconciler {
     // Who belonged below it, for what its deletion changes; read before the records go.
     const formerMembers = subtree && before !== undefined ? this.recordedMembers(keycloakId) : [];
     const { outcome, keycloak } = await this.locks.run(groupKey(keycloakId), () =>
-      this.marked(groupKey(keycloakId), () => this.groupLocked(keycloakId, how)),
+      this.marked(groupKey(keycloakId), how.planned, () => this.groupLocked(keycloakId, how)),
     );
     // A full reconcile plans the members of what it creates itself, from its listing.
     if (
@@ -717,7 +715,13 @@ export class Reconciler {
   }
 
   /** Marks `key` as worked on by the event path, at the start and at the end. */
-  private async marked<T>(key: string, work: () => Promise<T>): Promise<T> {
+  private async marked<T>(
+    key: string,
+    planned: Planned<unknown> | undefined,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    // A full reconcile's own work is what the marks are compared with: it leaves none.
+    if (planned !== undefined) return work();
     this.freshness.mark(key);
     try {
       return await work();
