@@ -205,6 +205,35 @@ describe.each(['kestra', 'generic'] as const)('the event path on the %s profile'
     expect((await control.state()).groups.map((g) => g.id)).toContain(scimId);
   });
 
+  it('lets a full reconcile apply what it planned from its listing, without reading each entity again', async () => {
+    const group = realm.createGroup('listed');
+    const kept = realm.createUser({ username: 'kept-user', enabled: true });
+    const gone = realm.createUser({ username: 'gone-user', enabled: true });
+    await deliver(group, kept, gone, realm.addMember(kept.id, group.id));
+    // Changes no event announces to the relay: only the full reconcile sees them.
+    realm.updateUser(kept.id, { firstName: 'Kept' });
+    realm.deleteUser(gone.id);
+    const fresh = realm.createUser({ username: 'fresh-user', enabled: true, groups: ['/listed'] });
+    const goneScimId = relay.store.user(gone.id)?.scimId ?? 'unknown';
+    await control.clearRequests();
+
+    const report = await relay.engine.reconcileAll();
+    expect(report.failures).toEqual([]);
+    const requests = await control.requests();
+    // Listings only, and the one read the rules ask for: of the user about to be deleted. A
+    // decision made afresh would read each entity again.
+    const single = requests.filter(
+      (r) => r.method === 'GET' && /^\/(Users|Groups)\/./.test(r.scimPath ?? ''),
+    );
+    expect(single.map((r) => r.scimPath)).toEqual([`/Users/${goneScimId}`]);
+    const state = await control.state();
+    expect(state.users.find((u) => u.externalId === kept.id)?.givenName).toBe('Kept');
+    expect(state.users.find((u) => u.externalId === gone.id && u.tenantAccess)).toBeUndefined();
+    const listed = state.groups.find((g) => g.displayName === '/listed');
+    const freshScimId = state.users.find((u) => u.externalId === fresh.id)?.id;
+    expect(listed?.members.sort()).toEqual([relay.store.user(kept.id)?.scimId, freshScimId].sort());
+  });
+
   it('logs every SCIM write at info with the entity, the change and why', async () => {
     const group = realm.createGroup('audited');
     const user = realm.createUser({ username: 'audited-user', enabled: true });
