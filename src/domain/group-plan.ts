@@ -60,6 +60,8 @@ export type GroupDecision =
       readonly displayName: string;
       readonly reason: string;
       readonly moveAside?: MoveAside | undefined;
+      /** The displayName is taken: the problem may go away when its holder gives it up. */
+      readonly nameTaken?: boolean | undefined;
     };
 
 export interface GroupPlanOptions {
@@ -126,6 +128,7 @@ export function planGroup(facts: GroupFacts, options: GroupPlanOptions): GroupDe
         displayName: desired.displayName,
         reason: choice.reason,
         moveAside: moveAside(keycloakId, choice.moveAside, 'displayName'),
+        nameTaken: true,
       };
   }
 }

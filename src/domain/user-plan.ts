@@ -65,6 +65,8 @@ export type UserDecision =
       readonly userName: string;
       readonly reason: string;
       readonly moveAside?: MoveAside | undefined;
+      /** The userName is taken: the problem may go away when its holder gives it up. */
+      readonly nameTaken?: boolean | undefined;
     };
 
 /** A rename of the entity's own twin out of the way, see {@link movedAsideName}. */
@@ -159,6 +161,7 @@ export function planUser(facts: UserFacts, options: UserPlanOptions): UserDecisi
         userName: desired.userName,
         reason: choice.reason,
         moveAside: moveAside(keycloakId, choice.moveAside, 'userName'),
+        nameTaken: true,
       };
   }
 }

@@ -75,6 +75,11 @@ export class Reconciler {
   private memberClock = 0;
   /** When each group's members were last reconciled by the group path, in memberClock ticks. */
   private readonly membersReconciled = new Map<string, number>();
+  /**
+   * Hints refused a SCIM name another entity held, by name: tried again as soon as the relay
+   * sees the holder give it up, instead of waiting for the parked work's next round.
+   */
+  private readonly refusedNames = new Map<string, Hint[]>();
 
   constructor(
     private readonly keycloak: KeycloakReader,
@@ -84,7 +89,9 @@ export class Reconciler {
   ) {
     this.scope = options.scope ?? EVERYTHING;
     this.members = new GroupMemberWriter(scim, store, this.freshness, options.logger);
-    this.writer = new ScimWriter(scim, store, this.members, options.logger);
+    this.writer = new ScimWriter(scim, store, this.members, options.logger, (kind, name) => {
+      this.nameFreed(kind, name);
+    });
     this.facts = new FactReader(keycloak, scim, store, {
       mapping: options.mapping,
       scope: this.scope,
@@ -96,6 +103,27 @@ export class Reconciler {
    * that one scheduled (`schedule`) and fails transiently, to be tried again after it.
    */
   async apply(hint: Hint): Promise<void> {
+    try {
+      await this.applyHint(hint);
+    } catch (error) {
+      if (error instanceof Problem && error.nameKey !== undefined) {
+        const waiting = this.refusedNames.get(error.nameKey) ?? [];
+        if (!waiting.some((h) => describeHint(h) === describeHint(hint))) waiting.push(hint);
+        this.refusedNames.set(error.nameKey, waiting);
+      }
+      throw error;
+    }
+  }
+
+  private nameFreed(kind: 'user' | 'group', name: string): void {
+    const [key] = kind === 'user' ? userNameKeys([name]) : displayNameKeys([name]);
+    if (key === undefined) return;
+    const waiting = this.refusedNames.get(key);
+    this.refusedNames.delete(key);
+    for (const hint of waiting ?? []) this.options.schedule?.(hint);
+  }
+
+  private async applyHint(hint: Hint): Promise<void> {
     const why = `event: ${describeHint(hint)}`;
     let outcome: Outcome;
     switch (hint.kind) {
@@ -215,8 +243,9 @@ export class Reconciler {
             `${why}; ${decision.reason}`,
           );
         }
-        throw new PermanentError(
+        throw new Problem(
           `user ${decision.keycloakId} (${decision.userName}): ${decision.reason}`,
+          decision.nameTaken === true ? userNameKeys([decision.userName])[0] : undefined,
         );
     }
   }
@@ -385,7 +414,9 @@ export class Reconciler {
     for (const keycloakUserId of wanted) {
       const userScimId = this.store.user(keycloakUserId)?.scimId;
       if (userScimId === undefined || !current.has(userScimId)) {
-        await this.reconcileMembership(keycloakUserId, groupId, why);
+        await this.ownProblem(keycloakUserId, () =>
+          this.reconcileMembership(keycloakUserId, groupId, why),
+        );
       }
     }
     for (const userScimId of current) {
@@ -394,7 +425,7 @@ export class Reconciler {
         // Nobody's in Keycloak, so nobody's member: Keycloak does not have this membership.
         await this.members.set(groupScimId, userScimId, false, `${why}; not a member in Keycloak`);
       } else if (!wanted.has(owner)) {
-        await this.reconcileMembership(owner, groupId, why);
+        await this.ownProblem(owner, () => this.reconcileMembership(owner, groupId, why));
       }
     }
   }
@@ -598,8 +629,9 @@ export class Reconciler {
             `${why}; ${decision.reason}`,
           );
         }
-        throw new PermanentError(
+        throw new Problem(
           `group ${decision.keycloakId} (${decision.displayName}): ${decision.reason}`,
+          decision.nameTaken === true ? displayNameKeys([decision.displayName])[0] : undefined,
         );
     }
   }
@@ -645,7 +677,9 @@ export class Reconciler {
         }
       }
       for (const userId of users) {
-        await this.reconcileUser(userId, { why: `${why}; a group of the user moved or went` });
+        await this.ownProblem(userId, () =>
+          this.reconcileUser(userId, { why: `${why}; a group of the user moved or went` }),
+        );
       }
     }
   }
@@ -691,6 +725,22 @@ export class Reconciler {
     return byId;
   }
 
+  /**
+   * One member's work within a group's: a member that cannot be provisioned is its own problem
+   * (its own hints are parked with it), and must not stop the others.
+   */
+  private async ownProblem(userId: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      this.options.logger?.warn(
+        { userId, error: describeError(error) },
+        `user ${userId} is left out: ${describeError(error)}`,
+      );
+    }
+  }
+
   /** A twin stuck with a name its entity cannot have any more gives it up for others. */
   private async moveTwinAside(
     kind: 'user' | 'group',
@@ -728,6 +778,16 @@ export class Reconciler {
     } finally {
       this.freshness.mark(key);
     }
+  }
+}
+
+/** An entity that cannot be provisioned; when a name another one holds is why, `nameKey` says which. */
+class Problem extends PermanentError {
+  constructor(
+    message: string,
+    readonly nameKey: string | undefined,
+  ) {
+    super(message);
   }
 }
 

@@ -33,6 +33,8 @@ export class ScimWriter {
     private readonly store: StateStore,
     private readonly members: GroupMemberWriter,
     private readonly logger?: Logger,
+    /** A twin gave up a name (renamed, moved aside, deleted): whoever was refused it may try. */
+    private readonly onNameFreed: (kind: 'user' | 'group', name: string) => void = () => undefined,
   ) {}
 
   // Users
@@ -70,7 +72,9 @@ export class ScimWriter {
             verify,
           );
     await this.patch('user', scimId, changes, ifMatch);
+    const before = this.store.user(keycloakId)?.userName;
     this.store.putUser({ keycloakId, scimId, userName: decision.desired.userName });
+    this.freed('user', before, decision.desired.userName);
     this.audit(
       'user',
       keycloakId,
@@ -97,6 +101,7 @@ export class ScimWriter {
       const deleted = await this.guarded(this.scim.deleteUser(scimId, { ifMatch }), 'user', scimId);
       this.forgetUserLink(keycloakId, scimId);
       this.members.userDeleted(scimId);
+      this.freed('user', userName, undefined);
       if (deleted) this.audit('user', keycloakId, scimId, `deleted SCIM user ${userName}`, reason);
       return;
     }
@@ -157,6 +162,8 @@ export class ScimWriter {
             verify,
           );
     await this.patch('group', scimId, changes, ifMatch);
+    const before = this.store.group(keycloakId)?.displayName;
+    this.freed('group', before, decision.desired.displayName);
     this.store.putGroup({
       keycloakId,
       scimId,
@@ -187,6 +194,7 @@ export class ScimWriter {
     const deleted = await this.guarded(this.scim.deleteGroup(scimId, { ifMatch }), 'group', scimId);
     this.forgetGroupLink(keycloakId, scimId);
     this.members.groupDeleted(scimId);
+    this.freed('group', displayName, undefined);
     if (deleted) {
       this.audit(
         'group',
@@ -220,6 +228,10 @@ export class ScimWriter {
     aside: MoveAside,
     why: string,
   ): Promise<void> {
+    const before =
+      kind === 'user'
+        ? this.store.user(keycloakId)?.userName
+        : this.store.group(keycloakId)?.displayName;
     await this.patch(kind, aside.scimId, aside.changes, undefined);
     if (kind === 'user')
       this.store.putUser({ keycloakId, scimId: aside.scimId, userName: aside.name });
@@ -232,6 +244,7 @@ export class ScimWriter {
         parentId: link?.parentId,
       });
     }
+    this.freed(kind, before, aside.name);
     this.audit(kind, keycloakId, aside.scimId, `moved SCIM ${kind} aside to ${aside.name}`, why);
   }
 
@@ -312,6 +325,17 @@ export class ScimWriter {
       }
       throw error;
     }
+  }
+
+  /** Tells that `before` is no longer held, unless the twin still answers to it. */
+  private freed(
+    kind: 'user' | 'group',
+    before: string | undefined,
+    after: string | undefined,
+  ): void {
+    if (before === undefined) return;
+    if (after !== undefined && before.toLowerCase() === after.toLowerCase()) return;
+    this.onNameFreed(kind, before);
   }
 
   private forgetUserLink(keycloakId: string, scimId: string): void {

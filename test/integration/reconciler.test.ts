@@ -234,6 +234,62 @@ describe.each(['kestra', 'generic'] as const)('the event path on the %s profile'
     expect(listed?.members.sort()).toEqual([relay.store.user(kept.id)?.scimId, freshScimId].sort());
   });
 
+  it('gives a group refused a taken name its name as soon as the holder gives it up', async () => {
+    const byName: ParityConfig = { ...config, groupNameSource: 'name' };
+    await relay.close();
+    relay = parityEngine(
+      realm,
+      server.baseUrl,
+      token,
+      byName,
+      createLogger({ level: 'info', secrets: [token], destination: log }),
+    );
+    const ops = realm.createGroup('ops');
+    const child = realm.createChildGroup(ops.id, 'dev');
+    await deliver(ops, child);
+    const top = realm.createGroup('dev');
+    await deliver(top); // Refused: /ops/dev holds "dev"; parked with the reason.
+    expect(relay.store.parked().map((p) => p.key)).toContain(`group:${top.id}`);
+    await deliver(realm.deleteGroup(child.id));
+    const dev = (await control.state()).groups.find((g) => g.displayName === 'dev');
+    expect(dev?.externalId).toBe(top.id);
+    expect(relay.store.parkedCount()).toBe(0);
+    expect(plannedWrites(await dryRun({ keycloak: realm, ...relay }, byName))).toEqual([]);
+  });
+
+  it('does not let one member it cannot provision keep the others from a moved group’s ancestors', async () => {
+    const inherited: ParityConfig = {
+      ...config,
+      usernameSource: 'email',
+      membershipMode: 'inherited',
+    };
+    await relay.close();
+    relay = parityEngine(
+      realm,
+      server.baseUrl,
+      token,
+      inherited,
+      createLogger({ level: 'info', secrets: [token], destination: log }),
+    );
+    const a = realm.createGroup('a');
+    const b = realm.createChildGroup(a.id, 'b');
+    const c = realm.createGroup('c');
+    const noEmail = realm.createUser({ username: 'aaa-no-email', enabled: true });
+    const mailed = realm.createUser({
+      username: 'zzz-mailed',
+      email: 'm@example.test',
+      enabled: true,
+    });
+    await deliver(a, b, c, noEmail, mailed, realm.addMember(noEmail.id, b.id));
+    await deliver(realm.addMember(mailed.id, b.id));
+    await deliver(realm.moveGroup(b.id, c.id));
+    const groups = (await control.state()).groups;
+    const memberCount = (name: string) =>
+      groups.find((g) => g.displayName === name)?.members.length;
+    expect([memberCount('/a'), memberCount('/c'), memberCount('/c/b')]).toEqual([0, 1, 1]);
+    expect(plannedWrites(await dryRun({ keycloak: realm, ...relay }, inherited))).toEqual([]);
+  });
+
   it('logs every SCIM write at info with the entity, the change and why', async () => {
     const group = realm.createGroup('audited');
     const user = realm.createUser({ username: 'audited-user', enabled: true });
