@@ -43,12 +43,16 @@ import { createTestRealm, type TestRealm } from '../support/test-realm.js';
  * seed and path: `PARITY_E2E_SEED=<seed> PARITY_E2E_PATH=<path>` runs that sequence again (the
  * relay's timing against a live server may differ). Shrinking is off by default, as each try
  * costs seconds against a real server; `PARITY_E2E_SHRINK=1` turns it on.
+ * `PARITY_E2E_SETUP` and `PARITY_E2E_LENGTH` (default 5 and 12) size the sequences.
  */
 const RUNS = Number(process.env.PARITY_E2E_RUNS ?? 8);
 const SEED =
   process.env.PARITY_E2E_SEED === undefined ? undefined : Number(process.env.PARITY_E2E_SEED);
 const PATH = process.env.PARITY_E2E_PATH;
 const SHRINK = process.env.PARITY_E2E_SHRINK === '1';
+/** Sequence sizes: small by default, as every operation is a request to a real server. */
+const SETUP = Number(process.env.PARITY_E2E_SETUP ?? 5);
+const LENGTH = Number(process.env.PARITY_E2E_LENGTH ?? 12);
 
 const configs: fc.Arbitrary<ParityConfig> = fc.record({
   usernameSource: fc.constantFrom('username', 'email'),
@@ -82,7 +86,7 @@ describe.each(PROFILES)(
       await fc.assert(
         fc.asyncProperty(
           configs,
-          keycloakOperations({ setupSize: 5, maxLength: 12, silentJoins: true }),
+          keycloakOperations({ setupSize: SETUP, maxLength: LENGTH, silentJoins: true }),
           fc.integer({ min: 1, max: 2 ** 31 - 1 }),
           async (config, ops, seed) => {
             await emptyRealm(realm.admin);

@@ -331,6 +331,9 @@ describe.each(PROFILES)('races with the relay running, $profile SCIM profile', (
         (r) => r.method === 'PATCH' && r.scimPath === `/Groups/${twin}`,
       );
       expect(patches.length).toBeGreaterThan(0);
+      console.info(
+        `${scim.profile}: ${CROWD} concurrent adds to /crowd-${round} arrived in ${patches.length} PATCH(es)`,
+      );
       for (const patch of patches) expect(String(patch.status)).toMatch(/^2\d\d$/);
       // One group, one PATCH in flight: none starts before the one before it has answered.
       const spans = patches
