@@ -46,6 +46,14 @@ export function hintKey(hint: Hint): string {
   }
 }
 
+/**
+ * The key parked work is kept under: one per piece of work, so that a user's next reconcile
+ * succeeding does not clear a membership of that user still parked (they share a `hintKey`).
+ */
+export function parkKey(hint: Hint): string {
+  return hint.kind === 'membership' ? `membership:${hint.userId}:${hint.groupId}` : hintKey(hint);
+}
+
 /** A human-readable name for logs, parked items and dead-letter reasons. */
 export function describeHint(hint: Hint): string {
   switch (hint.kind) {

@@ -72,7 +72,18 @@ export class StateStore {
            display_name = excluded.display_name, parent_id = excluded.parent_id`,
       ),
       deleteGroup: db.prepare<[string]>('DELETE FROM groups WHERE keycloak_id = ?'),
-      childGroups: db.prepare<[string], GroupRow>('SELECT * FROM groups WHERE parent_id = ?'),
+      putNode: db.prepare<[string, string | null]>(
+        `INSERT INTO group_tree (keycloak_id, parent_id) VALUES (?, ?)
+         ON CONFLICT (keycloak_id) DO UPDATE SET parent_id = excluded.parent_id`,
+      ),
+      deleteNode: db.prepare<[string]>('DELETE FROM group_tree WHERE keycloak_id = ?'),
+      getNode: db.prepare<[string], { parent_id: string | null }>(
+        'SELECT parent_id FROM group_tree WHERE keycloak_id = ?',
+      ),
+      allNodes: db.prepare<[], { keycloak_id: string }>('SELECT keycloak_id FROM group_tree'),
+      childNodes: db.prepare<[string], { keycloak_id: string }>(
+        'SELECT keycloak_id FROM group_tree WHERE parent_id = ?',
+      ),
       allGroups: db.prepare<[], GroupRow>('SELECT * FROM groups'),
       getCheckpoint: db.prepare<[string], { value: string }>(
         'SELECT value FROM checkpoints WHERE name = ?',
@@ -90,6 +101,10 @@ export class StateStore {
       ),
       unpark: db.prepare<[string]>('DELETE FROM parked WHERE key = ?'),
       allParked: db.prepare<[], ParkedRow>('SELECT * FROM parked ORDER BY first_failed_at'),
+      // A range over the primary key rather than LIKE, whose wildcards an id could contain.
+      parkedFrom: db.prepare<[string, string], ParkedRow>(
+        'SELECT * FROM parked WHERE key >= ? AND key < ? ORDER BY first_failed_at',
+      ),
       countParked: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM parked'),
       memberListKnown: db.prepare<[string], { one: number }>(
         'SELECT 1 AS one FROM member_lists WHERE group_scim_id = ?',
@@ -170,6 +185,7 @@ export class StateStore {
         record.displayName,
         record.parentId ?? null,
       );
+      this.statements.putNode.run(record.keycloakId, record.parentId ?? null);
     });
   }
 
@@ -177,25 +193,44 @@ export class StateStore {
     this.statements.deleteGroup.run(keycloakId);
   }
 
-  /** The known descendants of a group, deepest first, so they can be deleted bottom-up. */
-  descendantsOf(keycloakId: string): GroupRecord[] {
-    const found: GroupRecord[] = [];
+  // The group tree as the relay last saw it in Keycloak, twins or not: a group that could not
+  // be provisioned (its name taken) still has children, and members it passes up.
+
+  /** Records where a group sits in Keycloak's tree. */
+  putGroupNode(keycloakId: string, parentId: string | undefined): void {
+    this.statements.putNode.run(keycloakId, parentId ?? null);
+  }
+
+  /** The group is gone from Keycloak. */
+  forgetGroupNode(keycloakId: string): void {
+    this.statements.deleteNode.run(keycloakId);
+  }
+
+  /** Where the relay last saw a group; undefined when it never saw it. */
+  groupNode(keycloakId: string): { readonly parentId: string | undefined } | undefined {
+    const row = this.statements.getNode.get(keycloakId);
+    return row === undefined ? undefined : { parentId: row.parent_id ?? undefined };
+  }
+
+  /** Every group id the relay last saw in the tree. */
+  groupNodes(): string[] {
+    return this.statements.allNodes.all().map((row) => row.keycloak_id);
+  }
+
+  /** The ids of a group's known descendants, deepest first, so they can be deleted bottom-up. */
+  descendantsOf(keycloakId: string): string[] {
+    const found: string[] = [];
     const seen = new Set([keycloakId]);
     const visit = (id: string): void => {
-      for (const row of this.statements.childGroups.all(id)) {
-        if (seen.has(row.keycloak_id)) continue;
-        seen.add(row.keycloak_id);
-        visit(row.keycloak_id);
-        found.push(groupFromRow(row));
+      for (const { keycloak_id: child } of this.statements.childNodes.all(id)) {
+        if (seen.has(child)) continue;
+        seen.add(child);
+        visit(child);
+        found.push(child);
       }
     };
     visit(keycloakId);
     return found;
-  }
-
-  /** The known direct children of a group. */
-  childrenOf(keycloakId: string): GroupRecord[] {
-    return this.statements.childGroups.all(keycloakId).map(groupFromRow);
   }
 
   groups(): GroupRecord[] {
@@ -223,14 +258,15 @@ export class StateStore {
   }
 
   parked(): ParkedItem[] {
-    return this.statements.allParked.all().map((row) => ({
-      key: row.key,
-      hint: JSON.parse(row.hint) as Hint,
-      reason: row.reason,
-      attempts: row.attempts,
-      firstFailedAt: row.first_failed_at,
-      lastFailedAt: row.last_failed_at,
-    }));
+    return this.statements.allParked.all().map(parkedFromRow);
+  }
+
+  /** Parked work whose key starts with `prefix`, e.g. a user's parked memberships. */
+  parkedStartingWith(prefix: string): ParkedItem[] {
+    // Every key with the prefix sorts at or after it and before the prefix with its last
+    // character raised by one.
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.statements.parkedFrom.all(prefix, end).map(parkedFromRow);
   }
 
   parkedCount(): number {
@@ -343,6 +379,18 @@ CREATE TABLE members (
 );
 CREATE INDEX members_by_user ON members (user_scim_id);
 `,
+  // Version 3: parked memberships get keys of their own (they shared their user's), and the
+  // group tree the relay saw, twins or not, so a deleted subtree is found whole.
+  `
+UPDATE parked SET key = 'membership:' || json_extract(hint, '$.userId') || ':' || json_extract(hint, '$.groupId')
+  WHERE json_extract(hint, '$.kind') = 'membership';
+CREATE TABLE group_tree (
+  keycloak_id TEXT PRIMARY KEY,
+  parent_id   TEXT
+);
+CREATE INDEX group_tree_by_parent ON group_tree (parent_id);
+INSERT INTO group_tree (keycloak_id, parent_id) SELECT keycloak_id, parent_id FROM groups;
+`,
 ];
 
 function migrate(db: Database.Database): void {
@@ -386,6 +434,17 @@ interface ParkedRow {
 
 function userFromRow(row: UserRow): UserRecord {
   return { keycloakId: row.keycloak_id, scimId: row.scim_id, userName: row.user_name };
+}
+
+function parkedFromRow(row: ParkedRow): ParkedItem {
+  return {
+    key: row.key,
+    hint: JSON.parse(row.hint) as Hint,
+    reason: row.reason,
+    attempts: row.attempts,
+    firstFailedAt: row.first_failed_at,
+    lastFailedAt: row.last_failed_at,
+  };
 }
 
 function groupFromRow(row: GroupRow): GroupRecord {

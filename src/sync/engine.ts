@@ -74,6 +74,7 @@ export class SyncEngine {
         unpark: (key) => {
           store.unpark(key);
           parkedChanged();
+          this.retryDependents(key);
         },
         ...(hooks?.onApplied === undefined ? {} : { onApplied: hooks.onApplied }),
         ...(hooks?.onParked === undefined ? {} : { onParked: hooks.onParked }),
@@ -189,6 +190,18 @@ export class SyncEngine {
         });
     }, this.options.resyncIntervalMs);
     this.resyncTimer.unref();
+  }
+
+  /**
+   * A user's reconcile succeeded: memberships of that user parked because it could not be
+   * provisioned then are tried again now, not at the parked work's next round.
+   */
+  private retryDependents(key: string): void {
+    if (!key.startsWith('user:')) return;
+    const userId = key.slice('user:'.length);
+    for (const item of this.deps.store.parkedStartingWith(`membership:${userId}:`)) {
+      this.submit(item.hint).catch(() => undefined);
+    }
   }
 
   /** Parked work is tried again: a fix on either side heals it without anyone acting. */

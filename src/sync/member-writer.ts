@@ -4,6 +4,7 @@ import { ScimError, TransientError, isTransient } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Freshness, Snapshot } from './freshness.js';
+import { KeyedLock } from './keyed-lock.js';
 
 interface Waiter {
   resolve(): void;
@@ -30,6 +31,8 @@ interface Wish {
 export class GroupMemberWriter {
   private readonly queues = new Map<string, Map<string, Wish>>();
   private readonly idle = new Map<string, (() => void)[]>();
+  /** Every write to one SCIM group, members or not, one at a time. */
+  private readonly writing = new KeyedLock();
 
   constructor(
     private readonly scim: ScimClient,
@@ -61,6 +64,15 @@ export class GroupMemberWriter {
       this.freshness.mark(memberKey(groupScimId));
       if (idle) void this.drain(groupScimId, queue);
     });
+  }
+
+  /**
+   * Runs a write to the SCIM group while no other write to it is in flight: a rename or a
+   * DELETE must not interleave with a member PATCH on a server that reads, changes and writes
+   * the whole group without a lock.
+   */
+  exclusive<T>(groupScimId: string, write: () => Promise<T>): Promise<T> {
+    return this.writing.run(groupScimId, write);
   }
 
   /** Resolves once nothing is queued or in flight for the group. */
@@ -167,7 +179,7 @@ export class GroupMemberWriter {
       if (add.length === 0 && remove.length === 0) return;
       this.freshness.mark(memberKey(groupScimId));
       try {
-        await this.scim.patchMembers(groupScimId, add, remove);
+        await this.exclusive(groupScimId, () => this.scim.patchMembers(groupScimId, add, remove));
       } catch (error) {
         if (error instanceof ScimError && error.status === 404) throw this.vanished(groupScimId);
         // A member to remove was not there: the record was wrong. Read the group and try again.

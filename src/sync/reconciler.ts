@@ -43,6 +43,8 @@ export interface Outcome {
   readonly change: Change;
   /** For `waiting`: the entity that holds the name. */
   readonly waitingFor?: string | undefined;
+  /** A user made active again: its memberships are given back. */
+  readonly rejoins?: boolean | undefined;
 }
 
 /** A decision made by a full reconcile from its listing, applied through the same locks. */
@@ -196,9 +198,9 @@ export class Reconciler {
         () => this.moveTwinAside('user', keycloakId, why),
       );
     });
-    if (planned === undefined && (outcome.change === 'created' || outcome.change === 'adopted')) {
-      await this.joinGroups(keycloakId, outcome, why);
-    }
+    const joins =
+      outcome.change === 'created' || outcome.change === 'adopted' || outcome.rejoins === true;
+    if (planned === undefined && joins) await this.joinGroups(keycloakId, outcome, why);
     return outcome;
   }
 
@@ -220,6 +222,8 @@ export class Reconciler {
         return {
           scimId: await writer.updateUser(decision, why, verify),
           change: decision.adopted?.foundBy === 'name' ? 'adopted' : 'updated',
+          // Deactivated as no longer provisioned, it left its groups; back, it joins them.
+          rejoins: decision.changes.some((c) => c.path === 'active' && c.value === true),
         };
       case 'deprovision':
         await writer.deprovisionUser(decision, why);
@@ -436,7 +440,8 @@ export class Reconciler {
    * Creates, renames or deletes the group's twin. With `subtree`, also every descendant: a
    * rename changes their paths, and a delete takes them all without an event of their own.
    * A group created or adopted also gets its members, unless `inPassing` (a user's reconcile
-   * needs the twin and holds that user's lock): then they are scheduled.
+   * needs the twin and holds that user's lock): then they are scheduled. A group that cannot be
+   * provisioned (its name taken) still has its subtree reconciled before its problem is thrown.
    */
   async reconcileGroup(
     keycloakId: string,
@@ -448,12 +453,12 @@ export class Reconciler {
     },
   ): Promise<Outcome> {
     const { why } = how;
-    const before = this.store.group(keycloakId);
     // Who belonged below it, for what its deletion changes; read before the records go.
-    const formerMembers = subtree && before !== undefined ? this.recordedMembers(keycloakId) : [];
-    const { outcome, keycloak } = await this.locks.run(groupKey(keycloakId), () =>
+    const formerMembers = subtree ? this.recordedMembers(keycloakId) : [];
+    const step = await this.locks.run(groupKey(keycloakId), () =>
       this.marked(groupKey(keycloakId), how.planned, () => this.groupLocked(keycloakId, how)),
     );
+    const { outcome, keycloak, before } = step;
     // A full reconcile plans the members of what it creates itself, from its listing.
     if (
       (outcome.change === 'created' || outcome.change === 'adopted') &&
@@ -462,41 +467,57 @@ export class Reconciler {
       if (how.inPassing === true) this.options.schedule?.(groupHint(keycloakId, false, true));
       else await this.reconcileGroupMembers(keycloakId, why);
     }
-    const gone = outcome.scimId === undefined && outcome.change !== 'waiting';
+    const group = keycloak?.group;
+    const gone =
+      keycloak === undefined
+        ? outcome.change === 'deprovisioned'
+        : group === undefined || keycloak.outOfScope !== undefined;
     if (gone) {
       // Deepest first: no moment where a child outlives its parent's deletion halfway.
       for (const descendant of this.store.descendantsOf(keycloakId)) {
-        await this.reconcileGroup(descendant.keycloakId, false, {
-          why: `${why}; below a deleted group`,
-        });
+        await this.descend(descendant, false, `${why}; below a deleted group`);
       }
+      if (keycloak !== undefined && group === undefined) this.store.forgetGroupNode(keycloakId);
     } else if (subtree) {
       const present = new Set<string>();
       for await (const descendant of this.keycloak.descendants(keycloakId)) {
         present.add(descendant.id);
-        await this.reconcileGroup(descendant.id, false, { why: `${why}; below a changed group` });
+        await this.descend(descendant.id, false, `${why}; below a changed group`);
       }
       // Groups known below this one that Keycloak no longer lists there were moved or deleted.
       for (const known of this.store.descendantsOf(keycloakId)) {
-        if (!present.has(known.keycloakId)) {
-          await this.reconcileGroup(known.keycloakId, true, { why: `${why}; no longer below it` });
+        if (!present.has(known)) {
+          await this.descend(known, true, `${why}; no longer below it`);
         }
       }
     }
-    const group = keycloak?.group;
     if (subtree && before !== undefined && (gone || before.parentId !== group?.parentId)) {
       await this.afterMove(before.parentId, gone ? undefined : group, formerMembers, why);
     }
+    if (step.problem !== undefined) throw step.problem;
     return outcome;
+  }
+
+  /**
+   * Reconciles a group below the one at hand. A problem of its own (its name taken) is its own:
+   * it gets a hint of its own, parked with that problem, and the rest of the subtree goes on.
+   */
+  private async descend(groupId: string, subtree: boolean, why: string): Promise<void> {
+    try {
+      await this.reconcileGroup(groupId, subtree, { why });
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error;
+      this.options.schedule?.(groupHint(groupId, subtree));
+    }
   }
 
   /** Keycloak ids of the members the relay recorded for a group and the groups below it. */
   private recordedMembers(keycloakId: string): string[] {
     const users = new Set<string>();
-    const groups = [this.store.group(keycloakId), ...this.store.descendantsOf(keycloakId)];
-    for (const group of groups) {
-      if (group === undefined) continue;
-      for (const scimId of this.store.knownMembers(group.scimId) ?? []) {
+    for (const id of [keycloakId, ...this.store.descendantsOf(keycloakId)]) {
+      const twin = this.store.group(id);
+      if (twin === undefined) continue;
+      for (const scimId of this.store.knownMembers(twin.scimId) ?? []) {
         const owner = this.store.userByScimId(scimId)?.keycloakId;
         if (owner !== undefined) users.add(owner);
       }
@@ -504,11 +525,22 @@ export class Reconciler {
     return [...users];
   }
 
+  /**
+   * The group's own reconcile, under its lock: decided from the full reconcile's listing
+   * (`planned`) or a fresh read. Records where Keycloak has the group now, and says where the
+   * relay saw it before (`before`), for what a move changes.
+   */
   private async groupLocked(
     keycloakId: string,
     how: { readonly why: string; readonly planned?: Planned<GroupDecision> | undefined },
-  ): Promise<{ outcome: Outcome; keycloak: KeycloakGroupSide | undefined }> {
+  ): Promise<{
+    outcome: Outcome;
+    keycloak: KeycloakGroupSide | undefined;
+    before: { readonly parentId: string | undefined } | undefined;
+    problem?: Problem;
+  }> {
     const { planned, why } = how;
+    const before = this.store.groupNode(keycloakId);
     if (
       planned !== undefined &&
       !this.freshness.changedSince(planned.snapshot, groupKey(keycloakId))
@@ -525,28 +557,37 @@ export class Reconciler {
             why,
           ),
         );
-        return { outcome, keycloak: undefined };
+        return { outcome, keycloak: undefined, before };
       } catch (error) {
         if (!(error instanceof StaleDecisionError) && !isNameTaken(error)) throw error;
       }
     }
     const keycloak = await this.facts.keycloakGroup(keycloakId);
+    if (keycloak.group !== undefined) {
+      this.store.putGroupNode(keycloakId, keycloak.group.parentId);
+    }
     const names = [
       this.facts.wantedDisplayName(keycloak),
       this.store.group(keycloakId)?.displayName,
     ];
-    const outcome = await this.locks.runAll(displayNameKeys(names), async () => {
-      const applied = await decideAfresh(
-        `group ${keycloakId}`,
-        async (exhaustive) => {
-          const facts = await this.facts.groupFacts(keycloakId, keycloak, { exhaustive });
-          return this.applyGroup(planGroup(facts, this.options), why, false);
-        },
-        () => this.moveTwinAside('group', keycloakId, why),
-      );
-      return this.unlessDeletedMeanwhile(keycloakId, applied, why);
-    });
-    return { outcome, keycloak };
+    try {
+      const outcome = await this.locks.runAll(displayNameKeys(names), async () => {
+        const applied = await decideAfresh(
+          `group ${keycloakId}`,
+          async (exhaustive) => {
+            const facts = await this.facts.groupFacts(keycloakId, keycloak, { exhaustive });
+            return this.applyGroup(planGroup(facts, this.options), why, false);
+          },
+          () => this.moveTwinAside('group', keycloakId, why),
+        );
+        return this.unlessDeletedMeanwhile(keycloakId, applied, why);
+      });
+      return { outcome, keycloak, before };
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error;
+      const scimId = this.store.group(keycloakId)?.scimId;
+      return { outcome: { scimId, change: 'unchanged' }, keycloak, before, problem: error };
+    }
   }
 
   /**
@@ -786,8 +827,9 @@ class Problem extends PermanentError {
   constructor(
     message: string,
     readonly nameKey: string | undefined,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -852,8 +894,9 @@ async function decideAfresh<T>(
   } catch (error) {
     if (!isNameTaken(error)) throw error;
     await stuck();
-    throw new PermanentError(
+    throw new Problem(
       `${entity}: the SCIM side refuses its name as taken, yet no resource it lists has that name (Kestra keeps the userName of a user whose access to this tenant was removed): ${describeError(error)}`,
+      undefined,
       { cause: error },
     );
   }

@@ -150,18 +150,20 @@ export class ScimWriter {
 
   async updateGroup(decision: GroupWrite<'update'>, why: string, verify: boolean): Promise<string> {
     const { keycloakId, scimId, adopted, changes } = decision;
-    const ifMatch =
-      adopted === undefined
-        ? undefined
-        : await this.expectOwner(
-            'group',
-            keycloakId,
-            scimId,
-            adopted.leftBy,
-            adopted.version,
-            verify,
-          );
-    await this.patch('group', scimId, changes, ifMatch);
+    await this.members.exclusive(scimId, async () => {
+      const ifMatch =
+        adopted === undefined
+          ? undefined
+          : await this.expectOwner(
+              'group',
+              keycloakId,
+              scimId,
+              adopted.leftBy,
+              adopted.version,
+              verify,
+            );
+      await this.patch('group', scimId, changes, ifMatch);
+    });
     const before = this.store.group(keycloakId)?.displayName;
     this.freed('group', before, decision.desired.displayName);
     this.store.putGroup({
@@ -185,13 +187,17 @@ export class ScimWriter {
   /** Deletes the group's twin if it is still the group's. */
   async deprovisionGroup(decision: GroupWrite<'deprovision'>, why: string): Promise<void> {
     const { keycloakId, scimId, displayName } = decision;
-    const current = await this.scim.getGroup(scimId, { withMembers: false });
-    if (current === undefined || !this.owns('group', keycloakId, current)) {
+    // Read again and delete with no member write to the group in between.
+    const deleted = await this.members.exclusive(scimId, async () => {
+      const current = await this.scim.getGroup(scimId, { withMembers: false });
+      if (current === undefined || !this.owns('group', keycloakId, current)) return undefined;
+      const ifMatch = await this.condition(current.meta?.version);
+      return this.guarded(this.scim.deleteGroup(scimId, { ifMatch }), 'group', scimId);
+    });
+    if (deleted === undefined) {
       this.forgetGroupLink(keycloakId, scimId);
       return;
     }
-    const ifMatch = await this.condition(current.meta?.version);
-    const deleted = await this.guarded(this.scim.deleteGroup(scimId, { ifMatch }), 'group', scimId);
     this.forgetGroupLink(keycloakId, scimId);
     this.members.groupDeleted(scimId);
     this.freed('group', displayName, undefined);
@@ -232,7 +238,13 @@ export class ScimWriter {
       kind === 'user'
         ? this.store.user(keycloakId)?.userName
         : this.store.group(keycloakId)?.displayName;
-    await this.patch(kind, aside.scimId, aside.changes, undefined);
+    if (kind === 'group') {
+      await this.members.exclusive(aside.scimId, () =>
+        this.patch(kind, aside.scimId, aside.changes, undefined),
+      );
+    } else {
+      await this.patch(kind, aside.scimId, aside.changes, undefined);
+    }
     if (kind === 'user')
       this.store.putUser({ keycloakId, scimId: aside.scimId, userName: aside.name });
     else {

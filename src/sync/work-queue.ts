@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { describeHint, hintKey, type Hint } from '../domain/hint.js';
+import { describeHint, hintKey, parkKey, type Hint } from '../domain/hint.js';
 import { ScimError, describeError, isTransient } from '../errors.js';
 import { backoffDelay } from '../retry/backoff.js';
 
@@ -148,7 +148,7 @@ export class WorkQueue {
     for (;;) {
       try {
         await this.run(hint, signal);
-        this.hooks.unpark(key);
+        this.hooks.unpark(parkKey(hint));
         this.hooks.onApplied?.(hint, performance.now() - startedAt);
         for (const waiter of pending.waiters) waiter.resolve('applied');
         return;
@@ -189,7 +189,7 @@ export class WorkQueue {
   }
 
   private parkWith(key: string, pending: Pending, reason: string): void {
-    this.hooks.park(key, pending.hint, reason);
+    this.hooks.park(parkKey(pending.hint), pending.hint, reason);
     this.hooks.onParked?.(pending.hint, reason);
     this.options.logger?.error(
       { hint: pending.hint, reason },
