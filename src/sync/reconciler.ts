@@ -499,6 +499,25 @@ export class Reconciler {
   }
 
   /**
+   * Keycloak's group tree, as a full listing read it after `snapshot` began, becomes the
+   * relay's record of it, but for the groups the event path worked on since.
+   */
+  refreshGroupTree(groups: readonly KeycloakGroup[], snapshot: Snapshot): void {
+    const listed = new Set<string>();
+    for (const group of groups) {
+      listed.add(group.id);
+      if (!this.freshness.changedSince(snapshot, groupKey(group.id))) {
+        this.store.putGroupNode(group.id, group.parentId);
+      }
+    }
+    for (const id of this.store.groupNodes()) {
+      if (!listed.has(id) && !this.freshness.changedSince(snapshot, groupKey(id))) {
+        this.store.forgetGroupNode(id);
+      }
+    }
+  }
+
+  /**
    * Reconciles a group below the one at hand. A problem of its own (its name taken) is its own:
    * it gets a hint of its own, parked with that problem, and the rest of the subtree goes on.
    */

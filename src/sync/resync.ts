@@ -136,8 +136,11 @@ export async function resync(deps: ResyncDeps, options: ResyncRunOptions): Promi
     };
     const plan = planResync(input, options);
     const run = new Applier(deps, options, plan, snapshot);
-    if (!options.dryRun) await run.apply(read.scim.groups);
-    else run.predict();
+    if (!options.dryRun) {
+      // The whole tree was listed unless `--users` skipped the groups.
+      const listedTree = groupsRead(options) ? read.keycloak.groups : undefined;
+      await run.apply(read.scim.groups, listedTree);
+    } else run.predict();
     return report(options, plan, run, started);
   } finally {
     snapshot.close();
@@ -193,7 +196,7 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
     const groups: KeycloakGroup[] = [];
     const members = new Map<string, string[]>();
     // Scoping users by group needs the groups and their members even for `--users`.
-    if (options.scope !== 'users' || scopesUsers(options.provisionScope ?? EVERYTHING)) {
+    if (groupsRead(options)) {
       for await (const g of deps.keycloak.groups()) {
         groups.push({ id: g.id, name: g.name, path: g.path, parentId: g.parentId });
       }
@@ -234,6 +237,11 @@ const emptyKind = (): KindSummary => ({
   unchanged: 0,
   failed: 0,
 });
+
+/** Whether a run lists Keycloak's groups: scoping users by group needs them even for `--users`. */
+function groupsRead(options: ResyncRunOptions): boolean {
+  return options.scope !== 'users' || scopesUsers(options.provisionScope ?? EVERYTHING);
+}
 
 /** How many rounds waiting entities get: enough for names that swap between two entities. */
 const WAIT_ROUNDS = 3;
@@ -284,7 +292,10 @@ class Applier {
   }
 
   /** `listed`: the SCIM groups as read, whose members become the relay's records. */
-  async apply(listed: readonly ScimGroupListing[]): Promise<void> {
+  async apply(
+    listed: readonly ScimGroupListing[],
+    tree: readonly KeycloakGroup[] | undefined,
+  ): Promise<void> {
     const { store, reconciler } = this.deps;
     store.transaction(() => {
       for (const link of this.plan.links) {
@@ -297,6 +308,7 @@ class Applier {
       for (const group of listed) {
         reconciler.members.refresh(group.id, group.memberIds, this.snapshot);
       }
+      if (tree !== undefined) reconciler.refreshGroupTree(tree, this.snapshot);
     });
     await this.phase('groups', this.plan.groups, (step) => this.applyGroup(step));
     // Renames first: a user taking over a name another user gives up must find it free.

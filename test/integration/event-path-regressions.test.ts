@@ -59,7 +59,7 @@ describe('the event path where the parity tests once found it wrong', () => {
       await relay.close();
       return writes;
     };
-    return { realm, control, log, deliver, plan };
+    return { realm, relay, control, log, deliver, plan };
   };
 
   it('never lets a rename and a member PATCH to one group overlap on a server without locks', async () => {
@@ -128,6 +128,19 @@ describe('the event path where the parity tests once found it wrong', () => {
     await deliver(renamed);
     const groups = (await control.state()).groups;
     expect(groups.find((g) => g.displayName === 'sales')?.externalId).toBe(newSales.id);
+    expect(await plan()).toEqual([]);
+  });
+
+  it('knows the tree a full reconcile listed, twinless groups included, when an event deletes a subtree', async () => {
+    const config = { ...base, groupNameSource: 'name' } as const;
+    const { realm, relay, deliver, plan } = await setup(config, 'kestra');
+    realm.createGroup('eng');
+    const ops = realm.createGroup('ops');
+    const twinless = realm.createChildGroup(ops.id, 'eng'); // "eng" is taken: no twin
+    realm.createChildGroup(twinless.id, 'dev');
+    // Nothing announced: only a full reconcile, as at a first start, sees these groups.
+    await relay.engine.reconcileAll();
+    await deliver(realm.deleteGroup(ops.id));
     expect(await plan()).toEqual([]);
   });
 
