@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
-import type { Hint } from '../domain/hint.js';
+import { parkKey, type Hint } from '../domain/hint.js';
 import { describeError } from '../errors.js';
 import { startHttpServer, type RunningHttpServer } from '../http/health-server.js';
 import { readinessFromProbes } from '../http/readiness.js';
@@ -14,7 +14,10 @@ import {
 } from '../metrics/relay-metrics-hooks.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import { AmqpSource } from '../sources/amqp-source.js';
+import { CrashGuard } from '../sources/crash-guard.js';
 import { PollSource, RetentionExceededError } from '../sources/poll-source.js';
+import { RealmIdentity } from '../sources/realm-identity.js';
+import { RecentEvents } from '../sources/recent-events.js';
 import { StateStore } from '../state/state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ResyncReport } from '../sync/resync.js';
@@ -51,6 +54,12 @@ const PARKED_RETRY_MS = 5 * 60_000;
 const POLL_OVERLAP_MS = 60_000;
 /** Marks that the AMQP queue has existed since a full reconcile; before that, one runs. */
 const AMQP_BASELINE = 'amqp.baseline';
+/** How long the backstop gives the queue to bring an event before it counts it as lost. */
+const BACKSTOP_SETTLE_MS = 5_000;
+/** How often the SCIM side's counts are compared with what the relay wrote. */
+const VERIFY_INTERVAL_MS = 60_000;
+/** What a stop keeps for closing connections after the work in flight was cut short. */
+const STOP_MARGIN_MS = 3_000;
 
 export async function createRelay(config: Config, logger: Logger): Promise<Relay> {
   const metrics = new RelayMetrics();
@@ -70,6 +79,12 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         onReconciled: () => {
           metrics.syncSucceeded(new Date());
         },
+        onFullReconcile: (reason) => {
+          metrics.fullReconcile(reason);
+        },
+        onScimLost: () => {
+          metrics.scimLost();
+        },
       },
     },
     {
@@ -83,59 +98,60 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       maxTransientAttempts: 10,
       resyncIntervalMs: config.sync.resyncIntervalMs,
       parkedRetryMs: PARKED_RETRY_MS,
+      verifyIntervalMs: VERIFY_INTERVAL_MS,
       logger,
     },
   );
   const submit = (hint: Hint): Promise<Outcome> => engine.submit(hint);
 
-  const amqpSource = (): AmqpSource => {
-    if (config.source !== 'amqp') throw new Error('not in AMQP mode');
-    return new AmqpSource(
-      {
-        url: config.amqp.url,
-        exchange: config.amqp.exchange,
-        queue: config.amqp.queue,
-        realm: config.keycloak.realm,
-        prefetch: config.amqp.prefetch,
-        maxDeliveries: config.amqp.maxDeliveries,
-        ca: config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
-        logger,
-      },
-      (hint) =>
-        submit(hint).then((outcome) => {
-          if (outcome === 'applied') metrics.syncSucceeded(new Date());
-          return outcome;
-        }),
-      amqpSourceMetricsHooks(metrics),
-    );
-  };
-  /** The poll source needs the realm's event retention, to notice a gap it cannot close. */
-  const pollSource = async (): Promise<PollSource> => {
+  /** The realm's event retention: a source that fell further behind lost events unseen. */
+  const retentionMs = async (): Promise<number | undefined> => {
     const events = await keycloak.eventsConfig();
     const kept = [events.eventsExpirationMs, events.adminEventsExpirationMs].filter(
       (ms): ms is number => ms !== undefined,
     );
-    return new PollSource(
+    return kept.length === 0 ? undefined : Math.min(...kept);
+  };
+  /** Reads the realm's stored events from a checkpoint: the poll source, or the backstop. */
+  const storedEvents = (
+    name: 'poll' | 'backstop',
+    intervalMs: number,
+    retention: number | undefined,
+    options: { settleMs?: number; alreadyApplied?: (fingerprint: string) => boolean },
+  ): PollSource =>
+    new PollSource(
       eventView(keycloak),
       store,
       submit,
       {
-        intervalMs: config.poll.intervalMs,
+        intervalMs,
         overlapMs: POLL_OVERLAP_MS,
-        retentionMs: kept.length === 0 ? undefined : Math.min(...kept),
+        retentionMs: retention,
+        checkpointName: name,
         logger,
+        ...options,
       },
       {
-        onReceived: (kind) => {
-          metrics.eventReceived(kind);
-        },
-        onPolled: () => {
-          metrics.syncSucceeded(new Date());
-        },
+        ...(name === 'poll'
+          ? {
+              onReceived: (kind: 'admin' | 'user') => {
+                metrics.eventReceived(kind);
+              },
+              onPolled: () => {
+                metrics.syncSucceeded(new Date());
+              },
+            }
+          : {
+              onRecovered: (kind: 'admin' | 'user') => {
+                metrics.listenerLost(kind);
+              },
+            }),
       },
     );
-  };
+
   let source: AmqpSource | PollSource | undefined;
+  let backstop: PollSource | undefined;
+  let crashGuard: CrashGuard | undefined;
   let http: RunningHttpServer | undefined;
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -160,16 +176,16 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   });
 
   /**
-   * Polls from the checkpoint; without one, or with one older than the realm keeps events,
-   * reconciles everything first. Only once that reconcile is complete is the checkpoint set, to
-   * the moment it began: the changes made while it ran are polled afterwards, and a reconcile
-   * that was killed or refused runs again at the next start.
+   * Reads stored events from the checkpoint; without one, or with one older than the realm
+   * keeps events, reconciles everything first. Only once that reconcile is complete is the
+   * checkpoint set, to the moment it began: the changes made while it ran are read afterwards,
+   * and a reconcile that was killed or refused runs again at the next start.
    */
-  const startPolling = async (poll: PollSource): Promise<void> => {
-    const missing = store.checkpoint('poll.admin') === undefined;
+  const startFromCheckpoint = async (events: PollSource): Promise<void> => {
+    const missing = !events.hasCheckpoint;
     try {
       if (missing) throw new RetentionExceededError('no checkpoint yet');
-      await poll.start();
+      await events.start();
     } catch (error) {
       if (!(error instanceof RetentionExceededError)) throw error;
       logger.warn(
@@ -178,11 +194,77 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
           ? 'first start: reconciling everything once'
           : 'events may have expired unseen: reconciling everything',
       );
-      await engine.baseline((began) => {
-        poll.resetToNow(began);
+      await engine.baseline(missing ? 'first_start' : 'events_expired', (began) => {
+        events.resetToNow(began);
       });
-      await poll.start();
+      await events.start();
     }
+  };
+
+  /**
+   * AMQP mode: the queue is declared first, so that changes made during a first full reconcile
+   * are kept in it. The backstop reads the realm's own stored events behind the lossy
+   * listener; its checkpoint starts at the queue's baseline.
+   */
+  const startAmqp = async (): Promise<void> => {
+    if (config.source !== 'amqp') throw new Error('not in AMQP mode');
+    const guard = new CrashGuard(store, config.amqp.maxDeliveries, logger);
+    guard.begin();
+    crashGuard = guard;
+    const recent = new RecentEvents(Math.max(10 * 60_000, 4 * config.amqp.backstopIntervalMs));
+    const realm = new RealmIdentity(config.keycloak.realm, () => learnRealmId(keycloak), logger);
+    const amqp = new AmqpSource(
+      {
+        url: config.amqp.url,
+        exchange: config.amqp.exchange,
+        queue: config.amqp.queue,
+        realm: config.keycloak.realm,
+        prefetch: config.amqp.prefetch,
+        ca: config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
+        logger,
+      },
+      {
+        submit: (hint) =>
+          submit(hint).then((outcome) => {
+            if (outcome === 'applied') metrics.syncSucceeded(new Date());
+            return outcome;
+          }),
+        setAside: (hints, reason) => {
+          store.transaction(() => {
+            for (const hint of hints) store.park(parkKey(hint), hint, reason);
+          });
+          metrics.setParked(store.parkedCount());
+          metrics.setAside();
+        },
+        realm,
+        crashGuard: guard,
+      },
+      {
+        ...amqpSourceMetricsHooks(metrics),
+        onEvent: (fingerprint) => {
+          recent.add(fingerprint);
+        },
+      },
+    );
+    source = amqp;
+    await amqp.start();
+    if (config.amqp.backstopIntervalMs > 0) {
+      backstop = storedEvents('backstop', config.amqp.backstopIntervalMs, await retentionMs(), {
+        settleMs: BACKSTOP_SETTLE_MS,
+        alreadyApplied: (fingerprint) => recent.has(fingerprint),
+      });
+    }
+    if (store.checkpoint(AMQP_BASELINE) === undefined) {
+      logger.info('first start on this queue: reconciling everything once');
+      await engine.baseline('first_start', (began) => {
+        store.putCheckpoint(AMQP_BASELINE, new Date(began).toISOString());
+        backstop?.resetToNow(began);
+      });
+    } else if (backstop !== undefined && !backstop.hasCheckpoint) {
+      // A relay from before the backstop: it covers from now on; the past had its reconciles.
+      backstop.resetToNow();
+    }
+    if (backstop !== undefined) await startFromCheckpoint(backstop);
   };
 
   return {
@@ -208,20 +290,11 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         });
       }
       if (config.source === 'amqp') {
-        const amqp = amqpSource();
-        source = amqp;
-        // The queue is declared first, so that changes made during the baseline are kept.
-        await amqp.start();
-        if (store.checkpoint(AMQP_BASELINE) === undefined) {
-          logger.info('first start on this queue: reconciling everything once');
-          await engine.baseline((began) => {
-            store.putCheckpoint(AMQP_BASELINE, new Date(began).toISOString());
-          });
-        }
+        await startAmqp();
       } else {
-        const poll = await pollSource();
+        const poll = storedEvents('poll', config.poll.intervalMs, await retentionMs(), {});
         source = poll;
-        await startPolling(poll);
+        await startFromCheckpoint(poll);
       }
       engine.startBackground();
       started = true;
@@ -237,27 +310,54 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     },
   };
 
+  /**
+   * Stops taking events and lets the work in flight finish, within `timeoutMs`. Work still in
+   * flight when that time is nearly up is cut short: the SCIM requests are aborted and the
+   * queue closed, so their messages stay unacked (redelivered) and their events unpolled
+   * (read again) after the restart; nothing is lost and nothing half-done is acked.
+   */
   async function shutdown(timeoutMs: number): Promise<void> {
     const graceful = (async () => {
+      await backstop?.stop();
       await source?.stop();
       await engine.stop();
     })();
+    const cutAt = Math.max(timeoutMs - STOP_MARGIN_MS, Math.floor(timeoutMs / 2));
     const timedOut = await Promise.race([
       graceful.then(() => false),
       new Promise<boolean>((resolve) => {
         setTimeout(() => {
           resolve(true);
-        }, timeoutMs).unref();
+        }, cutAt).unref();
       }),
     ]);
     if (timedOut) {
-      logger.warn({ timeoutMs }, 'shutdown bound reached; unfinished work will be redelivered');
-      await engine.queue.close();
-      // Closing the queue releases whatever the source waited for; let it finish closing.
+      logger.warn(
+        { timeoutMs },
+        'stopping: cutting the work still in flight short; it is delivered or read again after the restart',
+      );
+      // The queue closes first, so that aborted requests end their work instead of parking it.
+      const closing = engine.queue.close();
+      scim.abort();
+      await closing;
       await graceful.catch(() => undefined);
     }
+    crashGuard?.end();
     await Promise.allSettled([scim.close(), keycloak.close(), http?.close()]);
     store.close();
     logger.info('relay stopped');
   }
+}
+
+/** The realm id of the realm's newest stored event, admin or user; undefined when none. */
+async function learnRealmId(keycloak: KeycloakReader): Promise<string | undefined> {
+  for (const events of [keycloak.adminEvents({}), keycloak.userEvents({})]) {
+    for await (const raw of events) {
+      const realmId: unknown =
+        typeof raw === 'object' && raw !== null ? Reflect.get(raw, 'realmId') : undefined;
+      await events.return(undefined);
+      if (typeof realmId === 'string' && realmId !== '') return realmId;
+    }
+  }
+  return undefined;
 }

@@ -210,12 +210,25 @@ export const settings = defineSettings({
       16,
       'Unacknowledged messages the broker hands to the relay at once',
     ),
-    /** Deliveries of one message before it is dead-lettered. Default: `5`. */
+    /**
+     * Deaths of the relay with one message in flight before that message is set aside (its
+     * work parked, never dead-lettered). Default: `5`.
+     */
     maxDeliveries: withDefault(
       'AMQP_MAX_DELIVERIES',
       wholeNumber(1, 1000),
       5,
-      'Deliveries of one message before it is dead-lettered',
+      'Times the relay may die with one message in flight before the message is set aside (its work parked, not dead-lettered)',
+    ),
+    /**
+     * How often, in AMQP mode, the realm's stored events are read for what the listener lost.
+     * `0` turns the backstop off. Default: `30000`.
+     */
+    backstopIntervalMs: withDefault(
+      'BACKSTOP_INTERVAL_MS',
+      wholeNumber(0, HOUR, 'milliseconds'),
+      30_000,
+      "How often (AMQP mode) the realm's stored events are read for changes the RabbitMQ listener lost; 0: never",
     ),
     /** PEM bundle to trust for `amqps://` TLS. Default: none (the system trust store). */
     caFile: optional('AMQP_CA_FILE', pemFile(), 'PEM bundle to trust for `amqps://` TLS'),

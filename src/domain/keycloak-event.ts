@@ -61,7 +61,7 @@ export function hintsFromAdminEvent(event: AdminEvent): EventMeaning {
   if (event.error !== undefined && event.error !== null) return ignore('a failed operation');
   // Keycloak records the request's own path: a client that POSTs to `users/` gets
   // `users//{id}` (seen with Keycloak 25 and the admin client). Empty segments mean nothing.
-  const path = (event.resourcePath ?? '').replace(/\/{2,}/g, '/').replace(/^\/|\/$/g, '');
+  const path = resourcePathOf(event);
 
   const membership = MEMBERSHIP_PATH.exec(path);
   if (membership?.[1] !== undefined && membership[2] !== undefined) {
@@ -98,6 +98,30 @@ export function hintsFromUserEvent(event: UserEvent): EventMeaning {
     return ignore(`user event ${event.type} without a userId`);
   }
   return { hints: [userHint(event.userId)] };
+}
+
+/** The event's `resourcePath` without empty segments (`users//id` is `users/id`). */
+export function resourcePathOf(event: Pick<AdminEvent, 'resourcePath'>): string {
+  return (event.resourcePath ?? '').replace(/\/{2,}/g, '/').replace(/^\/|\/$/g, '');
+}
+
+/**
+ * What identifies one Keycloak event whichever way it arrived: from the listener's message or
+ * from the realm's stored events (Keycloak 25 stores no event id, and a stored admin event keeps
+ * its representation only with details on). Two events alike in all of these mean the same
+ * hint, so taking them for one costs nothing.
+ */
+export function eventFingerprint(
+  event:
+    | { readonly kind: 'admin'; readonly event: AdminEvent }
+    | { readonly kind: 'user'; readonly event: UserEvent },
+): string {
+  if (event.kind === 'admin') {
+    const e = event.event;
+    return `admin|${e.time}|${e.operationType}|${resourcePathOf(e)}`;
+  }
+  const e = event.event;
+  return `user|${e.time}|${e.type}|${e.userId ?? ''}`;
 }
 
 function idFromRepresentation(representation: string | null | undefined): string | undefined {

@@ -40,7 +40,9 @@ export function scimClientMetricsHooks(
 }
 
 /** Messages received by kind, and messages dead-lettered. */
-export function amqpSourceMetricsHooks(metrics: RelayMetrics): Required<AmqpSourceHooks> {
+export function amqpSourceMetricsHooks(
+  metrics: RelayMetrics,
+): Required<Pick<AmqpSourceHooks, 'onReceived' | 'onDeadLettered'>> {
   return {
     onReceived: (kind) => {
       metrics.eventReceived(kind);

@@ -1,4 +1,5 @@
 import type { Hint } from '../domain/hint.js';
+import type { FullReconcileReason } from '../sync/engine.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import { Histogram } from './histogram.js';
@@ -18,6 +19,13 @@ export type ReconcileKind = Hint['kind'];
 export type RetryScope = 'request' | 'reconcile';
 
 const EVENT_KINDS: readonly EventKind[] = ['admin', 'user', 'unknown'];
+
+const FULL_RECONCILE_REASONS: readonly FullReconcileReason[] = [
+  'first_start',
+  'events_expired',
+  'scim_lost',
+  'periodic',
+];
 const RECONCILE_KINDS: readonly ReconcileKind[] = ['user', 'group', 'membership'];
 const RETRY_SCOPES: readonly RetryScope[] = ['request', 'reconcile'];
 
@@ -84,7 +92,7 @@ export class RelayMetrics implements MetricsSource {
   readonly #deadLettered = this.#registry.register(
     new Counter({
       name: 'scim_relay_dead_lettered_total',
-      help: 'Messages moved to the dead-letter queue (unreadable, or delivered too often).',
+      help: 'Messages moved to the dead-letter queue: unreadable, the wrong shape, or another realm’s.',
       labelNames: [],
     }),
   );
@@ -103,6 +111,35 @@ export class RelayMetrics implements MetricsSource {
     }),
   );
 
+  readonly #listenerLost = this.#registry.register(
+    new Counter({
+      name: 'scim_relay_listener_lost_events_total',
+      help: 'Events the RabbitMQ listener never delivered that the backstop found in the realm’s stored events and applied, by kind.',
+      labelNames: ['kind'],
+    }),
+  );
+  readonly #fullReconciles = this.#registry.register(
+    new Counter({
+      name: 'scim_relay_full_reconciles_total',
+      help: 'Full reconciles run, by why: first_start, events_expired, scim_lost, periodic.',
+      labelNames: ['reason'],
+    }),
+  );
+  readonly #scimLost = this.#registry.register(
+    new Counter({
+      name: 'scim_relay_scim_lost_total',
+      help: 'Times the SCIM side was found to have lost what the relay wrote (known resources answering 404, or fewer resources than the relay wrote), each followed by a full reconcile.',
+      labelNames: [],
+    }),
+  );
+  readonly #setAside = this.#registry.register(
+    new Counter({
+      name: 'scim_relay_set_aside_total',
+      help: 'Messages set aside (their work parked) after the relay died with them in flight AMQP_MAX_DELIVERIES times.',
+      labelNames: [],
+    }),
+  );
+
   constructor() {
     // Every known kind exists from the start, so rate() and alerts see a 0, not a gap.
     for (const kind of EVENT_KINDS) this.#received.init({ kind });
@@ -112,6 +149,10 @@ export class RelayMetrics implements MetricsSource {
       this.#duration.init({ kind });
     }
     for (const scope of RETRY_SCOPES) this.#retries.init({ scope });
+    for (const kind of ['admin', 'user'] as const) this.#listenerLost.init({ kind });
+    for (const reason of FULL_RECONCILE_REASONS) this.#fullReconciles.init({ reason });
+    this.#scimLost.init({});
+    this.#setAside.init({});
     this.#parked.set({}, 0);
   }
 
@@ -134,6 +175,26 @@ export class RelayMetrics implements MetricsSource {
   /** A SCIM request or a whole reconcile is about to be tried again. */
   retry(scope: RetryScope): void {
     this.#retries.inc({ scope });
+  }
+
+  /** The backstop applied an event the listener never delivered. */
+  listenerLost(kind: 'admin' | 'user'): void {
+    this.#listenerLost.inc({ kind });
+  }
+
+  /** A full reconcile starts, and why. */
+  fullReconcile(reason: FullReconcileReason): void {
+    this.#fullReconciles.inc({ reason });
+  }
+
+  /** The SCIM side lost what the relay wrote. */
+  scimLost(): void {
+    this.#scimLost.inc({});
+  }
+
+  /** A message was set aside by the crash guard. */
+  setAside(): void {
+    this.#setAside.inc({});
   }
 
   /** How many changes are parked right now. */

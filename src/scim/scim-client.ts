@@ -65,6 +65,9 @@ type Kind = 'Users' | 'Groups';
  */
 export class ScimClient {
   private readonly http: ScimHttp;
+  /** `abort()`: every request and retry wait in flight ends at once. */
+  private readonly aborting = new AbortController();
+  private readonly cancel: AbortSignal;
   /** Learnt from the server: false once it refused an `externalId` filter. */
   private externalIdFilters = true;
   private etags: Promise<boolean> | undefined;
@@ -73,7 +76,12 @@ export class ScimClient {
     private readonly options: ScimClientOptions,
     private readonly hooks: ScimClientHooks = {},
   ) {
-    this.http = new ScimHttp(options, hooks.onResponse);
+    const cancel =
+      hooks.signal === undefined
+        ? this.aborting.signal
+        : AbortSignal.any([hooks.signal, this.aborting.signal]);
+    this.http = new ScimHttp(options, hooks.onResponse, cancel);
+    this.cancel = cancel;
   }
 
   get endpoint(): string {
@@ -228,6 +236,18 @@ export class ScimClient {
     return this.patchGroup(groupId, operations);
   }
 
+  /** How many users, or groups, the server holds (`totalResults` of a one-item page). */
+  async total(kind: 'Users' | 'Groups'): Promise<number> {
+    const operation = `GET /${kind} (count)`;
+    const body = await this.call({
+      method: 'GET',
+      path: `/${kind}`,
+      query: { startIndex: 1, count: 1, attributes: 'id' },
+      operation,
+    });
+    return asListResponse(body, operation).totalResults;
+  }
+
   // Server
 
   async serviceProviderConfig(): Promise<ServiceProviderSummary> {
@@ -252,6 +272,14 @@ export class ScimClient {
       },
     );
     return this.etags;
+  }
+
+  /**
+   * Ends every request in flight and every retry wait now, failing them transiently: a stop
+   * that ran out of time leaves the work to be delivered or polled again, never half-done.
+   */
+  abort(): void {
+    this.aborting.abort(new Error('the relay is stopping'));
   }
 
   async close(): Promise<void> {
@@ -421,7 +449,7 @@ export class ScimClient {
   private retryOptions(operation: string): Parameters<typeof withRetry>[1] {
     return {
       policy: this.options.retry,
-      ...(this.hooks.signal === undefined ? {} : { signal: this.hooks.signal }),
+      signal: this.cancel,
       onRetry: ({ error, attempt, delayMs }) => {
         this.hooks.onRetry?.(operation);
         this.hooks.logger?.warn(

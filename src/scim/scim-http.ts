@@ -60,6 +60,8 @@ export class ScimHttp {
   constructor(
     private readonly options: ScimHttpOptions,
     private readonly observe: ResponseObserver = () => undefined,
+    /** Cuts every exchange in flight short, e.g. when a stop runs out of time. */
+    private readonly cancel?: AbortSignal,
   ) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
     this.authorization = `Bearer ${options.token}`;
@@ -101,7 +103,7 @@ export class ScimHttp {
         },
         ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
         // A hard ceiling over connect + headers + body, whatever undici's own timers do.
-        signal: AbortSignal.timeout(this.options.connectTimeoutMs + 2 * this.options.timeoutMs),
+        signal: this.signal(),
       });
     } catch (error) {
       this.observe(req.method, 0);
@@ -132,6 +134,11 @@ export class ScimHttp {
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  private signal(): AbortSignal {
+    const ceiling = AbortSignal.timeout(this.options.connectTimeoutMs + 2 * this.options.timeoutMs);
+    return this.cancel === undefined ? ceiling : AbortSignal.any([ceiling, this.cancel]);
   }
 }
 

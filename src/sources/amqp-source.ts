@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   connect,
   type Channel,
@@ -10,13 +11,18 @@ import type { Hint } from '../domain/hint.js';
 import {
   adminEventSchema,
   describeParseError,
+  eventFingerprint,
   hintsFromAdminEvent,
   hintsFromUserEvent,
   userEventSchema,
+  type AdminEvent,
   type EventMeaning,
+  type UserEvent,
 } from '../domain/keycloak-event.js';
 import { describeError } from '../errors.js';
 import type { Outcome } from '../sync/work-queue.js';
+import type { CrashGuard } from './crash-guard.js';
+import type { RealmIdentity } from './realm-identity.js';
 import { amqpTrust } from './amqp-trust.js';
 import { bindingKeys, eventKindOf } from './routing-key.js';
 
@@ -29,8 +35,6 @@ export interface AmqpSourceOptions {
   readonly realm: string;
   /** Unacked messages in flight at most: bounds memory and the work a crash repeats. */
   readonly prefetch: number;
-  /** A message delivered more often than this (a crash loop) is dead-lettered. */
-  readonly maxDeliveries: number;
   /**
    * PEM text of CA certificates to trust for `amqps://` (the content of `AMQP_CA_FILE`), in
    * addition to the public roots; `check` trusts the same file, so both commands agree.
@@ -43,6 +47,19 @@ export interface AmqpSourceOptions {
 export interface AmqpSourceHooks {
   readonly onReceived?: (kind: 'admin' | 'user' | 'unknown') => void;
   readonly onDeadLettered?: (reason: string) => void;
+  /** A valid event arrived: its fingerprint, so the backstop knows the queue brought it. */
+  readonly onEvent?: (fingerprint: string) => void;
+}
+
+/** What the source needs besides the queue: where hints go, and what tells messages apart. */
+export interface AmqpSourceDeps {
+  readonly submit: (hint: Hint) => Promise<Outcome>;
+  /** Keeps a message's hints as parked work, with why, when the message is set aside. */
+  readonly setAside: (hints: readonly Hint[], reason: string) => void;
+  /** Tells the configured realm's events from those of realms sharing its routing key. */
+  readonly realm?: RealmIdentity | undefined;
+  /** Detects a message that keeps killing the relay, from the relay's own records. */
+  readonly crashGuard?: CrashGuard | undefined;
 }
 
 /**
@@ -50,11 +67,12 @@ export interface AmqpSourceHooks {
  * declares and binds (the listener publishes transient messages to a topic exchange and drops
  * them when nothing is bound, so the queue must outlive the relay).
  *
- * Each message is acked only after its hints are applied (or parked, which keeps them). A message
- * that cannot be parsed is moved to the dead-letter queue with the reason, as is one that keeps
- * coming back (`x-delivery-count` of the quorum queue above `maxDeliveries`). After a lost
- * connection the source reconnects; messages in flight on the dead channel are not acked there:
- * the broker delivers them again, and reconciling twice is harmless.
+ * Each message is acked only after its hints are applied (or parked, which keeps them). The
+ * dead-letter queue is for poison only, messages that can never be applied: not JSON, the wrong
+ * shape, another realm's. A valid message whose work keeps failing is parked, never dropped; one
+ * that keeps killing the relay is set aside by the `CrashGuard` (its hints parked). After a lost
+ * connection the source reconnects within seconds; messages in flight on the dead channel are
+ * not acked there: the broker delivers them again, and reconciling twice is harmless.
  */
 export class AmqpSource {
   private model: RecoveringChannelModel | undefined;
@@ -65,7 +83,7 @@ export class AmqpSource {
 
   constructor(
     private readonly options: AmqpSourceOptions,
-    private readonly submit: (hint: Hint) => Promise<Outcome>,
+    private readonly deps: AmqpSourceDeps,
     private readonly hooks: AmqpSourceHooks = {},
   ) {}
 
@@ -82,14 +100,16 @@ export class AmqpSource {
       clientProperties: { connection_name: `keycloak-scim-relay ${this.options.queue}` },
       recovery: {
         initialMaxRetries: 3,
-        maxDelay: 30_000,
+        // Back within a few seconds of the broker's return, not after a 30 s backoff.
+        initialDelay: 200,
+        maxDelay: 2_000,
         setup: async (model: ChannelModel): Promise<void> => {
           const channel = await model.createConfirmChannel();
           channel.on('error', (error: Error) =>
             log?.warn({ error: error.message }, 'AMQP channel error'),
           );
           await this.declare(channel);
-          await channel.prefetch(this.options.prefetch);
+          await channel.prefetch(this.prefetchNow());
           const { consumerTag } = await channel.consume(
             this.options.queue,
             (message: ConsumeMessage | null) => {
@@ -104,6 +124,8 @@ export class AmqpSource {
       },
     });
     this.model.on('disconnect', (error: Error) => {
+      // Not ready until the channel is set up again (readiness reads `connected`).
+      this.channel = undefined;
       log?.warn({ error: error.message }, 'lost the RabbitMQ connection; reconnecting');
     });
     this.model.on('reconnect-failed', (error: Error) => {
@@ -132,9 +154,13 @@ export class AmqpSource {
     return this.channel !== undefined && !this.stopping;
   }
 
+  /** One message at a time while the crash guard is careful; the configured window otherwise. */
+  private prefetchNow(): number {
+    return this.deps.crashGuard?.careful === true ? 1 : this.options.prefetch;
+  }
+
   private async declare(channel: Channel): Promise<void> {
-    // A quorum queue: replicated where the broker is clustered, and it counts redeliveries
-    // (`x-delivery-count`), which is how a message that keeps crashing the relay is noticed.
+    // A quorum queue: replicated where the broker is clustered.
     await channel.assertQueue(this.options.queue, {
       durable: true,
       arguments: { 'x-queue-type': 'quorum' },
@@ -154,32 +180,45 @@ export class AmqpSource {
     const kind = eventKindOf(message.fields.routingKey);
     this.hooks.onReceived?.(kind ?? 'unknown');
 
-    const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
-    if (deliveries >= this.options.maxDeliveries) {
-      await this.deadLetter(
-        channel,
-        message,
-        `delivered ${deliveries + 1} times without being applied (AMQP_MAX_DELIVERIES=${this.options.maxDeliveries})`,
-      );
-      return;
-    }
-
     const meaning = parseMessage(kind, message);
     if ('error' in meaning) {
       await this.deadLetter(channel, message, meaning.error);
       return;
     }
+    const realmId = meaning.event.event.realmId;
+    if (this.deps.realm !== undefined && !(await this.deps.realm.isOurs(realmId))) {
+      await this.deadLetter(
+        channel,
+        message,
+        `an event of another realm (realmId ${realmId}) whose name gives the same routing key as realm ${this.options.realm}`,
+      );
+      return;
+    }
+    this.hooks.onEvent?.(eventFingerprint(meaning.event));
     if ('ignored' in meaning) {
       this.options.logger?.debug({ routingKey: message.fields.routingKey }, meaning.ignored);
     }
-    try {
-      await Promise.all(meaning.hints.map((hint) => this.submit(hint)));
-    } catch (error) {
-      // The queue is closing: leave the message unacked; the broker will deliver it again.
-      this.options.logger?.info({ error: describeError(error) }, 'left a message for redelivery');
-      return;
+    const guard = this.deps.crashGuard;
+    const setAside = guard?.beforeMessage(messageFingerprint(message));
+    if (setAside !== undefined) {
+      this.deps.setAside(meaning.hints, setAside);
+      this.options.logger?.error(
+        { routingKey: message.fields.routingKey, reason: setAside },
+        `set a message aside, its work parked: ${setAside}`,
+      );
+    } else {
+      try {
+        await Promise.all(meaning.hints.map((hint) => this.deps.submit(hint)));
+      } catch (error) {
+        // The queue is closing: leave the message unacked; the broker will deliver it again.
+        this.options.logger?.info({ error: describeError(error) }, 'left a message for redelivery');
+        return;
+      }
     }
     ackIfOpen(channel, message, this.channel);
+    if (guard?.afterMessage() === true) {
+      await channel.prefetch(this.options.prefetch).catch(() => undefined);
+    }
   }
 
   /** Publishes to the dead-letter queue with the reason, waits for the broker's confirm, acks. */
@@ -212,7 +251,12 @@ export class AmqpSource {
   }
 }
 
-type ParsedMessage = EventMeaning | { readonly error: string };
+/** The event a message carries, by kind. */
+export type ParsedEvent =
+  | { readonly kind: 'admin'; readonly event: AdminEvent }
+  | { readonly kind: 'user'; readonly event: UserEvent };
+
+type ParsedMessage = (EventMeaning & { readonly event: ParsedEvent }) | { readonly error: string };
 
 /** A message body as hints, or the reason it is poison. Pure apart from JSON parsing. */
 export function parseMessage(
@@ -229,16 +273,25 @@ export function parseMessage(
   if (resolved === 'admin') {
     const parsed = adminEventSchema.safeParse(body);
     return parsed.success
-      ? hintsFromAdminEvent(parsed.data)
+      ? { ...hintsFromAdminEvent(parsed.data), event: { kind: 'admin', event: parsed.data } }
       : { error: describeParseError('admin event', parsed.error) };
   }
   if (resolved === 'user') {
     const parsed = userEventSchema.safeParse(body);
     return parsed.success
-      ? hintsFromUserEvent(parsed.data)
+      ? { ...hintsFromUserEvent(parsed.data), event: { kind: 'user', event: parsed.data } }
       : { error: describeParseError('user event', parsed.error) };
   }
   return { error: 'malformed event: neither an admin event nor a user event' };
+}
+
+/** What identifies one message for the crash guard: its routing key and body. */
+function messageFingerprint(message: ConsumeMessage): string {
+  return createHash('sha1')
+    .update(message.fields.routingKey)
+    .update('\n')
+    .update(message.content)
+    .digest('base64url');
 }
 
 function guessKind(body: unknown): 'admin' | 'user' | undefined {

@@ -6,6 +6,7 @@ import {
   adminEventSchema,
   describeParseError,
   hintsFromAdminEvent,
+  eventFingerprint,
   hintsFromUserEvent,
   userEventSchema,
   type EventMeaning,
@@ -48,6 +49,15 @@ export interface PollSourceOptions {
   readonly overlapMs: number;
   /** Admin and user event retention of the realm; a longer gap means events were lost. */
   readonly retentionMs?: number | undefined;
+  /** Names the checkpoints (`<name>.admin`, `<name>.user`); default `poll`. */
+  readonly checkpointName?: string | undefined;
+  /**
+   * Events younger than this are left for the next round: the backstop gives the queue that
+   * long to bring an event before it counts the event as lost by the listener. Default 0.
+   */
+  readonly settleMs?: number | undefined;
+  /** An event already brought by another way (the queue): read past, not applied again. */
+  readonly alreadyApplied?: ((fingerprint: string) => boolean) | undefined;
   readonly logger?: Logger;
 }
 
@@ -57,6 +67,8 @@ export interface PollSourceHooks {
   readonly onMalformed?: (reason: string) => void;
   /** Every event up to the poll's start is applied: the moment of the last successful sync. */
   readonly onPolled?: () => void;
+  /** An event applied that `alreadyApplied` did not know: one the listener lost. */
+  readonly onRecovered?: (kind: 'admin' | 'user') => void;
 }
 
 /** A gap longer than Keycloak keeps events: only a full resync can close it. */
@@ -65,7 +77,9 @@ export class RetentionExceededError extends PermanentError {}
 interface Stream {
   readonly name: 'admin' | 'user';
   readonly fetch: (query: EventWindowQuery) => AsyncIterable<unknown>;
-  readonly toHints: (raw: unknown) => EventMeaning | { readonly error: string };
+  readonly toHints: (
+    raw: unknown,
+  ) => (EventMeaning & { readonly fingerprint: string }) | { readonly error: string };
 }
 
 interface SavedCheckpoint extends PollCheckpoint {
@@ -101,12 +115,20 @@ export class PollSource {
       {
         name: 'admin',
         fetch: (query) => this.api.adminEvents(query),
-        toHints: (raw) => parseWith(adminEventSchema, 'admin event', raw, hintsFromAdminEvent),
+        toHints: (raw) =>
+          parseWith(adminEventSchema, 'admin event', raw, (event) => ({
+            ...hintsFromAdminEvent(event),
+            fingerprint: eventFingerprint({ kind: 'admin', event }),
+          })),
       },
       {
         name: 'user',
         fetch: (query) => this.api.userEvents({ ...query, types: USER_EVENT_TYPES }),
-        toHints: (raw) => parseWith(userEventSchema, 'user event', raw, hintsFromUserEvent),
+        toHints: (raw) =>
+          parseWith(userEventSchema, 'user event', raw, (event) => ({
+            ...hintsFromUserEvent(event),
+            fingerprint: eventFingerprint({ kind: 'user', event }),
+          })),
       },
     ];
   }
@@ -156,6 +178,8 @@ export class PollSource {
     this.timer = setTimeout(() => {
       this.pollOnce()
         .catch((error: unknown) => {
+          // Stopping cuts a poll short on purpose: its events are read again next start.
+          if (this.stopped) return;
           this.options.logger?.error({ error: describeError(error) }, 'polling Keycloak failed');
         })
         .finally(() => {
@@ -171,7 +195,10 @@ export class PollSource {
 
     const { events: fetched, untimed } = await this.fetchWindow(stream, checkpoint);
     const modern = checkpoint.modern || fetched.some((event) => event.id !== undefined);
-    const fresh = newEvents(fetched, checkpoint, this.options.overlapMs);
+    const settled = startedAt - (this.options.settleMs ?? 0);
+    const fresh = newEvents(fetched, checkpoint, this.options.overlapMs).filter(
+      (event) => event.time <= settled,
+    );
     for (const raw of untimed) this.reportUntimed(stream, raw);
 
     const work: Promise<Outcome>[] = [];
@@ -183,6 +210,8 @@ export class PollSource {
         this.reportMalformed(stream, event.time, meaning.error);
         continue;
       }
+      if (this.options.alreadyApplied?.(meaning.fingerprint) === true) continue;
+      if (this.options.alreadyApplied !== undefined) this.hooks.onRecovered?.(stream.name);
       if ('ignored' in meaning) {
         this.options.logger?.debug({ stream: stream.name, time: event.time }, meaning.ignored);
       }
@@ -256,7 +285,7 @@ export class PollSource {
   }
 
   private load(stream: Stream, now: number): SavedCheckpoint {
-    const raw = this.store.checkpoint(`poll.${stream.name}`);
+    const raw = this.store.checkpoint(this.checkpointKey(stream));
     if (raw === undefined) {
       this.options.logger?.info(
         { stream: stream.name },
@@ -267,8 +296,19 @@ export class PollSource {
     return JSON.parse(raw) as SavedCheckpoint;
   }
 
+  private checkpointKey(stream: Stream): string {
+    return `${this.options.checkpointName ?? 'poll'}.${stream.name}`;
+  }
+
+  /** Whether both streams have a checkpoint: the source knows where to go on from. */
+  get hasCheckpoint(): boolean {
+    return this.streams.every(
+      (stream) => this.store.checkpoint(this.checkpointKey(stream)) !== undefined,
+    );
+  }
+
   private save(stream: Stream, checkpoint: SavedCheckpoint): void {
-    this.store.putCheckpoint(`poll.${stream.name}`, JSON.stringify(checkpoint));
+    this.store.putCheckpoint(this.checkpointKey(stream), JSON.stringify(checkpoint));
   }
 }
 
@@ -279,12 +319,12 @@ function storedEventOf(raw: unknown): StoredEvent | undefined {
   return { time, raw, ...(typeof id === 'string' ? { id } : {}) };
 }
 
-function parseWith<S extends z.ZodType>(
+function parseWith<S extends z.ZodType, M>(
   schema: S,
   what: string,
   raw: unknown,
-  toHints: (event: z.infer<S>) => EventMeaning,
-): EventMeaning | { readonly error: string } {
+  toHints: (event: z.infer<S>) => M,
+): M | { readonly error: string } {
   const parsed = schema.safeParse(raw);
   return parsed.success ? toHints(parsed.data) : { error: describeParseError(what, parsed.error) };
 }

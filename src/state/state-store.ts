@@ -61,6 +61,8 @@ export class StateStore {
       ),
       deleteUser: db.prepare<[string]>('DELETE FROM users WHERE keycloak_id = ?'),
       allUsers: db.prepare<[], UserRow>('SELECT * FROM users'),
+      countUsers: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users'),
+      countGroups: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM groups'),
       getGroup: db.prepare<[string], GroupRow>('SELECT * FROM groups WHERE keycloak_id = ?'),
       groupByScimId: db.prepare<[string], GroupRow>('SELECT * FROM groups WHERE scim_id = ?'),
       releaseGroupScimId: db.prepare<[string, string]>(
@@ -158,6 +160,14 @@ export class StateStore {
 
   forgetUser(keycloakId: string): void {
     this.statements.deleteUser.run(keycloakId);
+  }
+
+  /** How many users, and groups, the id map holds: what the relay wrote and still manages. */
+  linkCounts(): { readonly users: number; readonly groups: number } {
+    return {
+      users: this.statements.countUsers.get()?.n ?? 0,
+      groups: this.statements.countGroups.get()?.n ?? 0,
+    };
   }
 
   users(): UserRecord[] {

@@ -21,6 +21,8 @@ export interface SyncEngineOptions extends Omit<ReconcilerOptions, 'schedule' | 
   readonly resyncIntervalMs: number;
   /** How often parked work is tried again. */
   readonly parkedRetryMs: number;
+  /** How often the SCIM side's counts are compared with what the relay wrote; 0: never. */
+  readonly verifyIntervalMs: number;
   readonly logger: Logger;
 }
 
@@ -33,8 +35,23 @@ export interface SyncEngineDeps {
     readonly onParkedCount?: (count: number) => void;
     /** A full reconcile ended without failures: a successful sync. */
     readonly onReconciled?: () => void;
+    /** A full reconcile starts, and why. */
+    readonly onFullReconcile?: (reason: FullReconcileReason) => void;
+    /** The SCIM side was found to have lost what the relay wrote. */
+    readonly onScimLost?: () => void;
   };
 }
+
+/** Why a full reconcile runs. */
+export type FullReconcileReason = 'first_start' | 'events_expired' | 'scim_lost' | 'periodic';
+
+/**
+ * Known SCIM resources answering 404 within `LOST_WINDOW_MS` that make the relay conclude the
+ * SCIM side lost its state (restored from a backup, integration re-created), rather than that
+ * a person deleted one or two.
+ */
+const LOST_AFTER_MISSING = 3;
+const LOST_WINDOW_MS = 10 * 60_000;
 
 /**
  * The relay's engine: every hint from a source, every parked item tried again, and every full
@@ -47,7 +64,10 @@ export class SyncEngine {
   private resyncTimer: NodeJS.Timeout | undefined;
   private parkedTimer: NodeJS.Timeout | undefined;
   private running: Promise<ResyncReport> | undefined;
+  private verifyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** When known twins last answered 404, newest last, within `LOST_WINDOW_MS`. */
+  private missing: number[] = [];
 
   constructor(
     private readonly deps: SyncEngineDeps,
@@ -61,6 +81,9 @@ export class SyncEngine {
       // Work found in passing runs as a hint of its own, outside the locks held now.
       schedule: (hint) => {
         this.submit(hint).catch(() => undefined);
+      },
+      onTwinMissing: (kind, scimId) => {
+        this.twinMissing(kind, scimId);
       },
     });
     const parkedChanged = (): void => hooks?.onParkedCount?.(store.parkedCount());
@@ -100,10 +123,13 @@ export class SyncEngine {
    * Reconciles everything now, through the same locks as the events; a second call while one
    * runs joins it. Missed deletions are repaired too, within the deletion guard.
    */
-  reconcileAll(): Promise<ResyncReport> {
-    this.running ??= this.fullReconcile().finally(() => {
-      this.running = undefined;
-    });
+  reconcileAll(reason: FullReconcileReason = 'periodic'): Promise<ResyncReport> {
+    if (this.running === undefined) {
+      this.deps.hooks?.onFullReconcile?.(reason);
+      this.running = this.fullReconcile().finally(() => {
+        this.running = undefined;
+      });
+    }
     return this.running;
   }
 
@@ -113,18 +139,29 @@ export class SyncEngine {
    * stopped early (a refused token, a disabled integration) throws and records nothing, so the
    * next start reconciles again; nothing is ever marked ahead of the work it stands for.
    */
-  async baseline(record: (began: number) => void): Promise<void> {
+  async baseline(
+    reason: 'first_start' | 'events_expired',
+    record: (began: number) => void,
+  ): Promise<void> {
     const began = Date.now();
-    const report = await this.reconcileAll();
+    const report = await this.reconcileAll(reason);
     if (report.aborted !== undefined) {
       throw new Error(`the first full reconcile did not complete: ${report.aborted}`);
     }
     record(began);
   }
 
-  /** Starts the periodic full reconcile and the retries of parked work. */
+  /** Starts the periodic full reconcile, the retries of parked work, and the SCIM checks. */
   startBackground(): void {
     this.scheduleResync();
+    if (this.options.verifyIntervalMs > 0) {
+      this.verifyTimer = setInterval(() => {
+        this.verifyCounts().catch((error: unknown) => {
+          this.options.logger.debug({ error: describeError(error) }, 'SCIM count check failed');
+        });
+      }, this.options.verifyIntervalMs);
+      this.verifyTimer.unref();
+    }
     this.parkedTimer = setInterval(() => {
       this.retryParked();
     }, this.options.parkedRetryMs);
@@ -135,6 +172,7 @@ export class SyncEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.parkedTimer);
+    clearInterval(this.verifyTimer);
     clearTimeout(this.resyncTimer);
     await this.running?.catch(() => undefined);
     await this.queue.close();
@@ -202,6 +240,64 @@ export class SyncEngine {
     for (const item of this.deps.store.parkedStartingWith(`membership:${userId}:`)) {
       this.submit(item.hint).catch(() => undefined);
     }
+  }
+
+  /**
+   * A twin the id map names answered 404. One or two: a person deleted them in the target,
+   * and their own reconciles create them again. More in a short time: the SCIM side lost what
+   * the relay wrote, and everything is reconciled at once, instead of entity by entity as
+   * events happen to come.
+   */
+  private twinMissing(kind: 'user' | 'group', scimId: string): void {
+    const now = Date.now();
+    this.missing = [...this.missing.filter((at) => now - at < LOST_WINDOW_MS), now];
+    this.options.logger.warn(
+      { kind, scimId },
+      `SCIM ${kind} ${scimId}, known to the relay, is gone from the SCIM side`,
+    );
+    if (this.missing.length < LOST_AFTER_MISSING) return;
+    this.missing = [];
+    this.scimLost(
+      `${LOST_AFTER_MISSING} resources the relay wrote answered 404 within ${LOST_WINDOW_MS / 60_000} minutes`,
+    );
+  }
+
+  /**
+   * Compares how many users and groups the SCIM side holds with how many the relay wrote and
+   * still manages: far fewer means the SCIM side lost them (a restore, a re-created integration).
+   */
+  private async verifyCounts(): Promise<void> {
+    if (this.running !== undefined) return;
+    const linked = this.deps.store.linkCounts();
+    for (const [kind, mine] of [
+      ['Users', linked.users],
+      ['Groups', linked.groups],
+    ] as const) {
+      if (mine === 0) continue;
+      const theirs = await this.deps.scim.total(kind);
+      // A few can go by hand between checks; a share of them cannot.
+      if (theirs < mine - Math.max(2, Math.floor(mine / 20))) {
+        this.scimLost(
+          `the SCIM side holds ${theirs} ${kind.toLowerCase()}, the relay wrote and manages ${mine}`,
+        );
+        return;
+      }
+    }
+  }
+
+  private scimLost(why: string): void {
+    if (this.stopped) return;
+    this.deps.hooks?.onScimLost?.();
+    this.options.logger.error(
+      { why },
+      `the SCIM side lost what the relay wrote (${why}): reconciling everything now`,
+    );
+    this.reconcileAll('scim_lost').catch((error: unknown) => {
+      this.options.logger.error(
+        { error: describeError(error) },
+        'full reconcile failed; retried next time',
+      );
+    });
   }
 
   /** Parked work is tried again: a fix on either side heals it without anyone acting. */

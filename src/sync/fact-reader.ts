@@ -41,7 +41,12 @@ export class FactReader {
     private readonly keycloak: KeycloakReader,
     private readonly scim: ScimClient,
     private readonly store: StateStore,
-    private readonly options: { readonly mapping: MappingOptions; readonly scope: Scope },
+    private readonly options: {
+      readonly mapping: MappingOptions;
+      readonly scope: Scope;
+      /** A twin the id map names answered 404: the SCIM side may have lost what it held. */
+      readonly onTwinMissing?: ((kind: 'user' | 'group', scimId: string) => void) | undefined;
+    },
   ) {}
 
   async keycloakUser(keycloakId: string): Promise<KeycloakUserSide> {
@@ -101,6 +106,7 @@ export class FactReader {
     const scim = await this.scimSide<ScimUser, ScimUserView>({
       keycloakId,
       wanted,
+      kind: 'user',
       link: this.store.user(keycloakId)?.scimId,
       get: (id) => this.scim.getUser(id),
       byExternalId: () => this.scim.findUserByExternalId(keycloakId),
@@ -127,6 +133,7 @@ export class FactReader {
     const scim = await this.scimSide<ScimGroup, ScimGroupView>({
       keycloakId,
       wanted,
+      kind: 'group',
       link: this.store.group(keycloakId)?.scimId,
       get: (id) => this.scim.getGroup(id, { withMembers: false }),
       byExternalId: () => this.scim.findGroupByExternalId(keycloakId),
@@ -147,6 +154,7 @@ export class FactReader {
     R extends { id: string; externalId?: string | undefined },
     V extends { id: string; externalId?: string | undefined },
   >(how: {
+    readonly kind: 'user' | 'group';
     readonly keycloakId: string;
     readonly wanted: string | undefined;
     readonly link: string | undefined;
@@ -166,6 +174,7 @@ export class FactReader {
     if (how.link !== undefined) {
       twin = await how.get(how.link);
       foundBy = 'id map';
+      if (twin === undefined) this.options.onTwinMissing?.(how.kind, how.link);
     }
     if (twin === undefined) {
       const carrier = await how.byExternalId();

@@ -31,6 +31,8 @@ export interface ReconcilerOptions {
    * without one (a one-off resync), the full reconcile's own phases cover it.
    */
   readonly schedule?: ((hint: Hint) => void) | undefined;
+  /** A twin the id map names answered 404: the SCIM side may have lost what it held. */
+  readonly onTwinMissing?: ((kind: 'user' | 'group', scimId: string) => void) | undefined;
 }
 
 /** What a reconcile did on the SCIM side, for counters and reports. */
@@ -97,6 +99,7 @@ export class Reconciler {
     this.facts = new FactReader(keycloak, scim, store, {
       mapping: options.mapping,
       scope: this.scope,
+      onTwinMissing: options.onTwinMissing,
     });
   }
 

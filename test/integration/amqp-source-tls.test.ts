@@ -54,12 +54,14 @@ describe('AmqpSource over amqps:// with a private CA', () => {
         queue,
         realm,
         prefetch: 4,
-        maxDeliveries: 5,
         ca: trust,
       },
-      (hint) => {
-        hints.push(hint);
-        return Promise.resolve('applied');
+      {
+        submit: (hint) => {
+          hints.push(hint);
+          return Promise.resolve('applied');
+        },
+        setAside: () => undefined,
       },
     );
     return { source, hints };

@@ -37,6 +37,7 @@ describe('AmqpSource against RabbitMQ', () => {
   let queue: string;
   let exchange: string;
   const started: AmqpSource[] = [];
+  const setAside: { hints: readonly Hint[]; reason: string }[] = [];
 
   beforeAll(async () => {
     await ensureLocalRabbitMq(amqpUrl);
@@ -47,6 +48,7 @@ describe('AmqpSource against RabbitMQ', () => {
     await publisher.close();
   });
   afterEach(async () => {
+    setAside.length = 0;
     for (const source of started.splice(0)) await source.stop();
     await deleteRelayQueues(amqpUrl, queue, exchange);
   });
@@ -62,8 +64,8 @@ describe('AmqpSource against RabbitMQ', () => {
       await channel.assertExchange(exchange, 'topic', { durable: false });
     }
     const source = new AmqpSource(
-      { url: amqpUrl, exchange, queue, realm, prefetch: options.prefetch ?? 4, maxDeliveries: 5 },
-      submit,
+      { url: amqpUrl, exchange, queue, realm, prefetch: options.prefetch ?? 4 },
+      { submit, setAside: (hints, reason) => setAside.push({ hints, reason }) },
     );
     started.push(source);
     await source.start();

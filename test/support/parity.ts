@@ -59,6 +59,7 @@ export function parityEngine(
       userDeleteMode: config.userDeleteMode,
       membershipMode: config.membershipMode,
       concurrency: 4,
+      verifyIntervalMs: 0,
       minDelayMs: 2,
       maxDelayMs: 20,
       maxTransientAttempts: 50,

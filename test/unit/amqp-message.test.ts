@@ -47,7 +47,13 @@ describe('listener messages', () => {
       representation: '{"id":"g1","name":"eng","path":"/eng"}',
       resourceTypeAsString: 'GROUP_MEMBERSHIP',
     };
-    expect(parseMessage('admin', message(body))).toEqual({ hints: [membershipHint('u1', 'g1')] });
+    const parsed = parseMessage('admin', message(body));
+    expect(parsed).toMatchObject({ hints: [membershipHint('u1', 'g1')] });
+    // The event itself travels along, so the realm check and the backstop can read it.
+    expect('event' in parsed && parsed.event).toMatchObject({
+      kind: 'admin',
+      event: { realmId: 'r-id' },
+    });
   });
 
   it('reads a user event in the listener’s format', () => {
@@ -61,7 +67,12 @@ describe('listener messages', () => {
       ipAddress: '127.0.0.1',
       details: { context: 'ACCOUNT' },
     };
-    expect(parseMessage('user', message(body))).toEqual({ hints: [userHint('u9')] });
+    const parsed = parseMessage('user', message(body));
+    expect(parsed).toMatchObject({ hints: [userHint('u9')] });
+    expect('event' in parsed && parsed.event).toMatchObject({
+      kind: 'user',
+      event: { userId: 'u9' },
+    });
   });
 
   it('names what is wrong with a poison message', () => {

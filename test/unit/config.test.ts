@@ -92,6 +92,7 @@ describe('defaults', () => {
         queue: 'keycloak-scim-relay.acme',
         prefetch: 16,
         maxDeliveries: 5,
+        backstopIntervalMs: 30_000,
         caFile: undefined,
       },
       state: { dir: resolve('./state') },

@@ -34,6 +34,10 @@ describe('RelayMetrics', () => {
       'scim_relay_dead_lettered_total counter',
       'scim_relay_last_sync_success_timestamp_seconds gauge',
       'scim_relay_scim_responses_total counter',
+      'scim_relay_listener_lost_events_total counter',
+      'scim_relay_full_reconciles_total counter',
+      'scim_relay_scim_lost_total counter',
+      'scim_relay_set_aside_total counter',
     ]);
     const helps = text.split('\n').filter((line) => line.startsWith('# HELP '));
     expect(helps).toHaveLength(types.length);
