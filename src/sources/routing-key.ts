@@ -18,12 +18,22 @@ export function routingKeyWord(value: string): string {
  * cost the relay a delivery.
  */
 export function bindingKeys(realm: string): string[] {
-  const word = routingKeyWord(realm);
+  const word = bindingWord(routingKeyWord(realm));
   return [
     `KK.EVENT.ADMIN.${word}.SUCCESS.#`,
     // The client id sits between SUCCESS and the type, and may be missing: `#` covers both.
     ...USER_EVENT_TYPES.map((type) => `KK.EVENT.CLIENT.${word}.SUCCESS.#.${type}`),
   ];
+}
+
+/**
+ * A routing-key word as a binding word. A realm whose word is a lone `#` would bind every realm's
+ * events and a lone `*` every one-word realm's; AMQP has no escape for them, so both bind as `*`
+ * (one word, any), and the events of other realms that come with it are refused by their
+ * `realmId`. Inside a longer word, `#` and `*` are plain characters to RabbitMQ.
+ */
+function bindingWord(word: string): string {
+  return word === '#' || word === '*' ? '*' : word;
 }
 
 /** Which kind of event a routing key carries, or `undefined` for a key the relay did not bind. */

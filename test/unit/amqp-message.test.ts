@@ -22,6 +22,14 @@ describe('routing keys', () => {
     expect(keys.some((k) => k.endsWith('.LOGIN'))).toBe(false);
   });
 
+  it('never binds a realm whose word is a lone wildcard as that wildcard', () => {
+    expect(bindingKeys('#')).toContain('KK.EVENT.ADMIN.*.SUCCESS.#');
+    expect(bindingKeys('#').some((k) => k.startsWith('KK.EVENT.ADMIN.#'))).toBe(false);
+    expect(bindingKeys('*.')).toContain('KK.EVENT.CLIENT.*.SUCCESS.#.REGISTER');
+    // Inside a longer word they are plain characters to RabbitMQ.
+    expect(bindingKeys('a#b')).toContain('KK.EVENT.ADMIN.a#b.SUCCESS.#');
+  });
+
   it('tells admin from user events by the key', () => {
     expect(eventKindOf('KK.EVENT.ADMIN.r.SUCCESS.USER.CREATE')).toBe('admin');
     expect(eventKindOf('KK.EVENT.CLIENT.r.SUCCESS.account.REGISTER')).toBe('user');
