@@ -113,7 +113,13 @@ export class AmqpSource {
           const { consumerTag } = await channel.consume(
             this.options.queue,
             (message: ConsumeMessage | null) => {
-              if (message !== null) this.track(this.handle(channel, message));
+              if (message !== null) {
+                this.track(
+                  this.handle(channel, message).catch((error: unknown) =>
+                    this.giveBack(channel, message, error),
+                  ),
+                );
+              }
             },
             { noAck: false },
           );
@@ -218,6 +224,25 @@ export class AmqpSource {
     ackIfOpen(channel, message, this.channel);
     if (guard?.afterMessage() === true) {
       await channel.prefetch(this.options.prefetch).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A message whose handling failed unexpectedly (the dead-letter publish was not confirmed, the
+   * channel broke) goes back to the queue after a pause, rather than hold a prefetch slot until
+   * the next reconnect; the pause keeps a lasting fault from spinning.
+   */
+  private async giveBack(channel: Channel, message: ConsumeMessage, error: unknown): Promise<void> {
+    this.options.logger?.warn(
+      { routingKey: message.fields.routingKey, error: describeError(error) },
+      'could not finish a message; it goes back to the queue',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    if (channel !== this.channel) return;
+    try {
+      channel.nack(message, false, true);
+    } catch {
+      // The channel died meanwhile: the broker delivers the message again anyway.
     }
   }
 
