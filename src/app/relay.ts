@@ -15,7 +15,11 @@ import {
 import type { ScimClient } from '../scim/scim-client.js';
 import { AmqpSource } from '../sources/amqp-source.js';
 import { CrashGuard } from '../sources/crash-guard.js';
-import { PollSource, RetentionExceededError } from '../sources/poll-source.js';
+import {
+  PollSource,
+  RetentionExceededError,
+  type PollSourceOptions,
+} from '../sources/poll-source.js';
 import { RealmIdentity } from '../sources/realm-identity.js';
 import { RecentEvents } from '../sources/recent-events.js';
 import { StateStore } from '../state/state-store.js';
@@ -117,7 +121,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     name: 'poll' | 'backstop',
     intervalMs: number,
     retention: number | undefined,
-    options: { settleMs?: number; alreadyApplied?: (fingerprint: string) => boolean },
+    options: Pick<PollSourceOptions, 'settleMs' | 'alreadyApplied' | 'firstPollAfterInterval'>,
   ): PollSource =>
     new PollSource(
       eventView(keycloak),
@@ -252,6 +256,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       backstop = storedEvents('backstop', config.amqp.backstopIntervalMs, await retentionMs(), {
         settleMs: BACKSTOP_SETTLE_MS,
         alreadyApplied: (fingerprint) => recent.has(fingerprint),
+        firstPollAfterInterval: true,
       });
     }
     if (store.checkpoint(AMQP_BASELINE) === undefined) {

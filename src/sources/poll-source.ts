@@ -58,6 +58,12 @@ export interface PollSourceOptions {
   readonly settleMs?: number | undefined;
   /** An event already brought by another way (the queue): read past, not applied again. */
   readonly alreadyApplied?: ((fingerprint: string) => boolean) | undefined;
+  /**
+   * The first poll waits one interval instead of running at start. The backstop's does: after a
+   * restart the queue still holds what the listener published meanwhile, and it must have the
+   * time to bring it before the backstop takes those events for lost ones.
+   */
+  readonly firstPollAfterInterval?: boolean | undefined;
   readonly logger?: Logger;
 }
 
@@ -138,7 +144,14 @@ export class PollSource {
    * retention: changes may have been lost, and only a resync can repair that.
    */
   async start(): Promise<void> {
-    await this.pollOnce();
+    if (this.options.firstPollAfterInterval === true) {
+      const now = Date.now();
+      for (const stream of this.streams) {
+        this.assertWithinRetention(stream, this.load(stream, now), now);
+      }
+    } else {
+      await this.pollOnce();
+    }
     this.schedule();
   }
 
