@@ -128,11 +128,20 @@ async function run(config: Config): Promise<number> {
   try {
     await relay.start();
   } catch (error) {
+    // A signal during the start (the first full reconcile can be long) is an orderly stop: the
+    // start fails because the stop cut its work short, and the next start does that work again.
+    if (stopRequested) {
+      await stopped;
+      return 0;
+    }
     logger.fatal({ error: describeError(error) }, `cannot start: ${describeError(error)}`);
     await relay.stop();
     return 1;
   }
   await stopped;
+  // Everything is closed; should a stray handle still hold the event loop, it must not hold
+  // the process past its stop bound.
+  setTimeout(() => process.exit(0), 1_000).unref();
   return 0;
 }
 

@@ -180,6 +180,14 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
   });
 
   /**
+   * A stop asked for while starting: whatever the start would set up next would outlive the
+   * shutdown, so the start ends here instead (the next start does its work again).
+   */
+  const assertNotStopping = (): void => {
+    if (stopping !== undefined) throw new StoppedWhileStartingError();
+  };
+
+  /**
    * Reads stored events from the checkpoint; without one, or with one older than the realm
    * keeps events, reconciles everything first. Only once that reconcile is complete is the
    * checkpoint set, to the moment it began: the changes made while it ran are read afterwards,
@@ -252,8 +260,15 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     );
     source = amqp;
     await amqp.start();
+    if (stopping !== undefined) {
+      // The shutdown found it not yet connected; it closes its own connection.
+      await amqp.stop();
+      throw new StoppedWhileStartingError();
+    }
     if (config.amqp.backstopIntervalMs > 0) {
-      backstop = storedEvents('backstop', config.amqp.backstopIntervalMs, await retentionMs(), {
+      const retention = await retentionMs();
+      assertNotStopping();
+      backstop = storedEvents('backstop', config.amqp.backstopIntervalMs, retention, {
         settleMs: BACKSTOP_SETTLE_MS,
         alreadyApplied: (fingerprint) => recent.has(fingerprint),
         firstPollAfterInterval: true,
@@ -294,13 +309,17 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
           readiness,
         });
       }
+      assertNotStopping();
       if (config.source === 'amqp') {
         await startAmqp();
       } else {
-        const poll = storedEvents('poll', config.poll.intervalMs, await retentionMs(), {});
+        const retention = await retentionMs();
+        assertNotStopping();
+        const poll = storedEvents('poll', config.poll.intervalMs, retention, {});
         source = poll;
         await startFromCheckpoint(poll);
       }
+      assertNotStopping();
       engine.startBackground();
       started = true;
       logger.info(
@@ -351,6 +370,13 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     await Promise.allSettled([scim.close(), keycloak.close(), http?.close()]);
     store.close();
     logger.info('relay stopped');
+  }
+}
+
+/** The relay was asked to stop before its start was done. */
+export class StoppedWhileStartingError extends Error {
+  constructor() {
+    super('stopped while starting');
   }
 }
 
