@@ -106,7 +106,7 @@ async function run(config: Config): Promise<number> {
   const relay = await createRelay(config, logger);
 
   // Resolves once a signal has asked to stop and the relay has finished its work in flight.
-  let stopRequested = false;
+  let stopRequested = false as boolean;
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       if (stopRequested) return;

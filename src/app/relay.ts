@@ -60,8 +60,6 @@ const POLL_OVERLAP_MS = 60_000;
 const AMQP_BASELINE = 'amqp.baseline';
 /** How long the backstop gives the queue to bring an event before it counts it as lost. */
 const BACKSTOP_SETTLE_MS = 5_000;
-/** How often the SCIM side's counts are compared with what the relay wrote. */
-const VERIFY_INTERVAL_MS = 60_000;
 /** What a stop keeps for closing connections after the work in flight was cut short. */
 const STOP_MARGIN_MS = 3_000;
 
@@ -102,7 +100,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
       maxTransientAttempts: 10,
       resyncIntervalMs: config.sync.resyncIntervalMs,
       parkedRetryMs: PARKED_RETRY_MS,
-      verifyIntervalMs: VERIFY_INTERVAL_MS,
+      verifyIntervalMs: config.sync.scimCheckIntervalMs,
       logger,
     },
   );

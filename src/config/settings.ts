@@ -300,6 +300,17 @@ export const settings = defineSettings({
       'Period of the background full reconcile; `0` switches it off',
     ),
     /**
+     * How often the SCIM side's user and group counts are compared with what the relay wrote,
+     * to notice a SCIM side that lost them (a restore, a re-created integration) and reconcile
+     * everything at once; 0 switches the check off. Default: `60000`.
+     */
+    scimCheckIntervalMs: withDefault(
+      'SCIM_CHECK_INTERVAL_MS',
+      periodOrOff(1000, DAY),
+      MINUTE,
+      'How often SCIM’s user and group counts are checked against what the relay wrote, to notice lost state; `0` switches it off',
+    ),
+    /**
      * Only members of these groups (or of their subgroups) are provisioned. Default: none, every
      * user is (service accounts never are).
      */

@@ -105,6 +105,7 @@ describe('defaults', () => {
       sync: {
         concurrency: 4,
         resyncIntervalMs: 3_600_000,
+        scimCheckIntervalMs: 60_000,
         scopeGroups: undefined,
         scopeGroupPath: undefined,
       },
