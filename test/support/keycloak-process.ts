@@ -1,9 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, open, readFile, rm, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.js';
+import { keycloakBuild, type KeycloakBuild } from './keycloak-build.js';
+import { spawnGroup, type GroupProcess } from './process-group.js';
+
+/** The database a server runs on: dev-mem (in memory, gone at stop), or an external PostgreSQL. */
+export type KeycloakDatabase =
+  { kind: 'dev-mem' } | { kind: 'postgres'; jdbcUrl: string; username: string; password: string };
 
 /** How to start one Keycloak from an unpacked (and built) distribution. */
 export interface KeycloakStartOptions {
@@ -16,9 +21,9 @@ export interface KeycloakStartOptions {
   /** Realm JSON files imported at start (`--import-realm`). Default: none. */
   importFiles?: readonly string[];
   /**
-   * Run from a private instance directory that links the distribution's `lib`, `providers` and
-   * `themes`, so several servers can share one cached distribution. Default: true. The build
-   * step runs with false, because it must write into the distribution itself.
+   * Run from a private instance directory that links the distribution's large read-only parts,
+   * so several servers can share one cached distribution. Default: true. The build step runs
+   * with false, because it must write into the distribution itself.
    */
   isolate?: boolean;
   /** Where the server's console output goes. Default: a new file under {@link keycloakLogDir}. */
@@ -27,6 +32,18 @@ export interface KeycloakStartOptions {
   startTimeoutMs?: number;
   /** JDK to run with. Default: `KEYCLOAK_JAVA_HOME`, else the inherited `JAVA_HOME`/`java`. */
   javaHome?: string | undefined;
+  /**
+   * Provider jars installed in the instance's `providers/` (isolated servers only), e.g. the
+   * RabbitMQ event listener. Default: none.
+   */
+  providers?: readonly string[];
+  /** Default: dev-mem. */
+  database?: KeycloakDatabase;
+  /**
+   * Extra environment of the server, e.g. the listener's `KK_TO_RMQ_*`. Inherited `KC_*`,
+   * `KEYCLOAK_ADMIN*` and `KK_TO_RMQ_*` variables are dropped, so only these reach it.
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A started server. `stop()` kills its whole process group and removes its instance directory. */
@@ -38,6 +55,46 @@ export interface RunningKeycloak {
   /** Milliseconds from spawn until the server answered for every imported realm. */
   startupMs: number;
   stop(): Promise<void>;
+}
+
+/** What one start of a {@link KeycloakNode} took. */
+export interface KeycloakStartReport {
+  /** Milliseconds from spawn until the server answered for every imported realm. */
+  startupMs: number;
+  /** Whether Keycloak re-augmented itself first (no cached build matched). */
+  rebuilt: boolean;
+}
+
+/**
+ * One Keycloak on fixed ports and its instance directory, which a test can start, stop, kill
+ * and start again: the ports, the build and (on PostgreSQL) the data stay.
+ */
+export interface KeycloakNode {
+  readonly baseUrl: string;
+  readonly httpPort: number;
+  readonly managementPort: number;
+  readonly version: string;
+  readonly instanceDir: string;
+  /** Every start appends to this file. */
+  readonly logFile: string;
+  /** Whether the server process is alive (started and not stopped, killed or crashed). */
+  readonly running: boolean;
+  /** Spawns the server and waits until it answers; kills it again when it does not. */
+  start(): Promise<KeycloakStartReport>;
+  /** SIGTERM, then SIGKILL after 20 s; resolves once the process group is gone. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** stop(), then start() on the same ports. */
+  restart(): Promise<KeycloakStartReport>;
+  /** Stops the server and removes the instance directory (not the log). */
+  cleanup(): Promise<void>;
+}
+
+/** {@link KeycloakStartOptions} with the ports a {@link KeycloakNode} keeps. Default: free ones. */
+export interface KeycloakNodeOptions extends KeycloakStartOptions {
+  httpPort?: number;
+  managementPort?: number;
 }
 
 /** Where server logs go: `KEYCLOAK_LOG_DIR`, else `<tmp>/keycloak-scim-relay/logs`. */
@@ -75,140 +132,212 @@ export async function logTail(file: string, lines = 40): Promise<string> {
 
 const PORT_CLASH = /address already in use|port\(s\) already bound|BindException/i;
 
-/** Starts Keycloak in dev mode with an in-memory database, on free ports bound to 127.0.0.1. */
+class PortClashError extends Error {}
+
+/** Whether a start failed because a port was taken, so that new ports may help. */
+export function isPortClash(error: unknown): boolean {
+  return error instanceof PortClashError;
+}
+
+/** Starts Keycloak in dev mode on free ports bound to 127.0.0.1 (dev-mem unless told otherwise). */
 export async function startKeycloak(options: KeycloakStartOptions): Promise<RunningKeycloak> {
-  const logFile =
-    options.logFile ??
-    join(keycloakLogDir(), `keycloak-${options.version}-${Date.now()}-${process.pid}.log`);
-  await mkdir(join(logFile, '..'), { recursive: true });
-  // Another process can take a "free" port between our probe and Keycloak's bind: retry then.
+  // Another process can take a "free" port between our probe and Keycloak's bind: retry then,
+  // on new ports.
   for (let attempt = 1; ; attempt += 1) {
+    const node = await createKeycloakNode(options);
     try {
-      return await startOnce(options, logFile);
+      const { startupMs } = await node.start();
+      return {
+        baseUrl: node.baseUrl,
+        managementPort: node.managementPort,
+        version: node.version,
+        logFile: node.logFile,
+        startupMs,
+        stop: () => node.cleanup(),
+      };
     } catch (error) {
+      await node.cleanup();
       if (attempt >= 3 || !(error instanceof PortClashError)) throw error;
     }
   }
 }
 
-class PortClashError extends Error {}
-
-async function startOnce(options: KeycloakStartOptions, logFile: string): Promise<RunningKeycloak> {
-  const importFiles = options.importFiles ?? [];
-  const realmNames = await Promise.all(importFiles.map(realmNameOf));
-  const isolate = options.isolate ?? true;
-  const instanceDir = isolate ? await createInstanceDir(options.home, importFiles) : options.home;
-  const httpPort = await freePort();
-  const managementPort = await freePort();
-  const args = [
+/** The `kc.sh` arguments of a dev-mode start. Database credentials go through the environment. */
+export function keycloakArgs(options: {
+  httpPort: number;
+  managementPort: number;
+  database: KeycloakDatabase;
+  importRealms: boolean;
+}): string[] {
+  return [
     'start-dev',
     '--http-host=127.0.0.1',
-    `--http-port=${httpPort}`,
-    `--http-management-port=${managementPort}`,
-    '--db=dev-mem',
-    ...(importFiles.length > 0 ? ['--import-realm'] : []),
+    `--http-port=${options.httpPort}`,
+    `--http-management-port=${options.managementPort}`,
+    `--db=${options.database.kind}`,
+    ...(options.importRealms ? ['--import-realm'] : []),
   ];
+}
+
+/**
+ * The server's environment: the inherited one without settings that would change what the tests
+ * run against (a developer's KC_DB, say, or a listener pointed elsewhere), then the bootstrap
+ * admin, the database credentials and `extra`.
+ */
+export function keycloakEnv(options: {
+  inherited: NodeJS.ProcessEnv;
+  version: string;
+  adminUsername: string;
+  adminPassword: string;
+  database: KeycloakDatabase;
+  javaHome?: string | undefined;
+  extra?: Readonly<Record<string, string>> | undefined;
+}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // Inherited KC_* settings (a developer's KC_DB, say) would change what the tests run against.
-    if (!key.startsWith('KC_') && !key.startsWith('KEYCLOAK_ADMIN')) env[key] = value;
+  for (const [key, value] of Object.entries(options.inherited)) {
+    if (key.startsWith('KC_') || key.startsWith('KEYCLOAK_ADMIN') || key.startsWith('KK_TO_RMQ_')) {
+      continue;
+    }
+    env[key] = value;
   }
-  const javaHome = options.javaHome ?? process.env.KEYCLOAK_JAVA_HOME;
-  if (javaHome !== undefined && javaHome !== '') env.JAVA_HOME = javaHome;
+  if (options.javaHome !== undefined && options.javaHome !== '') env.JAVA_HOME = options.javaHome;
   Object.assign(
     env,
     bootstrapAdminEnv(options.version, options.adminUsername, options.adminPassword),
   );
+  if (options.database.kind === 'postgres') {
+    env.KC_DB_URL = options.database.jdbcUrl;
+    env.KC_DB_USERNAME = options.database.username;
+    // Under trust authentication there is none; an empty value would still be sent.
+    if (options.database.password !== '') env.KC_DB_PASSWORD = options.database.password;
+  }
+  Object.assign(env, options.extra ?? {});
+  return env;
+}
 
-  const log = await open(logFile, 'a');
-  const started = Date.now();
-  let child: ChildProcess;
-  try {
-    // detached: the server gets its own process group, so stop() reaches kc.sh and java alike.
-    child = spawn(join(instanceDir, 'bin', 'kc.sh'), args, {
+/**
+ * Prepares a server (its instance directory, its build, its ports) without starting it. An
+ * isolated node writes only into its own directory, whatever Keycloak decides to rebuild.
+ */
+export async function createKeycloakNode(options: KeycloakNodeOptions): Promise<KeycloakNode> {
+  const importFiles = options.importFiles ?? [];
+  const realmNames = await Promise.all(importFiles.map(realmNameOf));
+  const isolate = options.isolate ?? true;
+  const providers = options.providers ?? [];
+  const database = options.database ?? { kind: 'dev-mem' };
+  if (!isolate && (providers.length > 0 || database.kind !== 'dev-mem')) {
+    throw new Error('providers and other databases need an isolated instance (isolate: true)');
+  }
+  const logFile =
+    options.logFile ??
+    join(
+      keycloakLogDir(),
+      `keycloak-${options.version}-${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.log`,
+    );
+  await mkdir(join(logFile, '..'), { recursive: true });
+  const build = isolate
+    ? await keycloakBuild(options.home, { db: database.kind, providers })
+    : undefined;
+  const instanceDir =
+    build === undefined ? options.home : await createInstanceDir(options.home, importFiles, build);
+  const httpPort = options.httpPort ?? (await freePort());
+  const managementPort = options.managementPort ?? (await freePort());
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  const args = keycloakArgs({
+    httpPort,
+    managementPort,
+    database,
+    importRealms: importFiles.length > 0,
+  });
+  const env = keycloakEnv({
+    inherited: process.env,
+    version: options.version,
+    adminUsername: options.adminUsername,
+    adminPassword: options.adminPassword,
+    database,
+    javaHome: options.javaHome ?? process.env.KEYCLOAK_JAVA_HOME,
+    extra: options.env,
+  });
+  const probes = ['master', ...realmNames].map((realm) => `${baseUrl}/realms/${realm}`);
+  const timeoutMs = options.startTimeoutMs ?? 180_000;
+  const builtMarker = join(instanceDir, 'lib', 'quarkus', 'quarkus-application.dat');
+
+  let server: GroupProcess | undefined;
+  let removed = false;
+
+  const stop = async (): Promise<void> => {
+    await server?.stop(20_000);
+  };
+
+  const start = async (): Promise<KeycloakStartReport> => {
+    if (removed) throw new Error(`Keycloak instance ${instanceDir} was cleaned up`);
+    if (server !== undefined && !server.exited) throw new Error('Keycloak is running already');
+    const builtBefore = await modifiedMs(builtMarker);
+    const started = Date.now();
+    // kc.sh finds its home from its own path, so the instance's own copy is what runs.
+    const current = await spawnGroup(join(instanceDir, 'bin', 'kc.sh'), args, {
       cwd: instanceDir,
       env,
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd],
+      logFile,
     });
-  } finally {
-    await log.close();
-  }
-  const pid = child.pid;
-  if (pid === undefined) {
-    await removeInstance(isolate, instanceDir);
-    throw new Error(`Keycloak ${options.version} could not be spawned from ${options.home}`);
-  }
-  // An object, not a let: it is set from event callbacks the start-up loop cannot see.
-  const lifecycle = { exited: false };
-  const exited = new Promise<void>((resolve) => {
-    const done = (): void => {
-      lifecycle.exited = true;
-      resolve();
-    };
-    child.once('exit', done);
-    // A spawn failure (no kc.sh, not executable) emits 'error' and never 'exit'.
-    child.once('error', done);
-  });
-  const killGroup = (signal: NodeJS.Signals): void => {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // Already gone.
+    server = current;
+    const deadline = started + timeoutMs;
+    for (;;) {
+      if (current.exited) {
+        const tail = await logTail(logFile);
+        await current.stop(0);
+        const message = `Keycloak ${options.version} exited during start-up (log: ${logFile}):\n${tail}`;
+        throw PORT_CLASH.test(tail) ? new PortClashError(message) : new Error(message);
+      }
+      if (await allAnswer(probes)) break;
+      if (Date.now() > deadline) {
+        await current.stop(5_000);
+        throw new Error(
+          `Keycloak ${options.version} was not ready within ${timeoutMs} ms (log: ${logFile}):\n${await logTail(logFile)}`,
+        );
+      }
+      await sleep(250);
     }
-  };
-  // Last line of defence against orphans when the test runner exits without teardown.
-  const onExit = (): void => {
-    killGroup('SIGKILL');
-  };
-  process.once('exit', onExit);
-
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      killGroup('SIGTERM');
-      const gone = await Promise.race([
-        exited.then(() => true),
-        sleep(20_000, false, { ref: false }),
-      ]);
-      if (!gone) killGroup('SIGKILL');
-    }
-    // kc.sh execs java, but any helper left in the group goes too.
-    killGroup('SIGKILL');
-    process.removeListener('exit', onExit);
-    await removeInstance(isolate, instanceDir);
+    const startupMs = Date.now() - started;
+    const rebuilt = isolate && (await modifiedMs(builtMarker)) !== builtBefore;
+    // The first server of a kind re-augments in its own directory; the next ones start from it.
+    if (rebuilt && build !== undefined) await build.save(join(instanceDir, 'lib', 'quarkus'));
+    return { startupMs, rebuilt };
   };
 
-  const baseUrl = `http://127.0.0.1:${httpPort}`;
-  const timeoutMs = options.startTimeoutMs ?? 180_000;
-  const deadline = started + timeoutMs;
-  const probes = ['master', ...realmNames].map((realm) => `${baseUrl}/realms/${realm}`);
-  for (;;) {
-    if (lifecycle.exited) {
-      const tail = await logTail(logFile);
-      await stop();
-      const message = `Keycloak ${options.version} exited during start-up (log: ${logFile}):\n${tail}`;
-      throw PORT_CLASH.test(tail) ? new PortClashError(message) : new Error(message);
-    }
-    if (await allAnswer(probes)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(
-        `Keycloak ${options.version} was not ready within ${timeoutMs} ms (log: ${logFile}):\n${await logTail(logFile)}`,
-      );
-    }
-    await sleep(250);
-  }
   return {
     baseUrl,
+    httpPort,
     managementPort,
     version: options.version,
+    instanceDir,
     logFile,
-    startupMs: Date.now() - started,
+    get running() {
+      return server !== undefined && !server.exited;
+    },
+    start,
     stop,
+    async kill() {
+      await server?.kill();
+    },
+    async restart() {
+      await stop();
+      return start();
+    },
+    async cleanup() {
+      await stop();
+      if (isolate && !removed) await rm(instanceDir, { recursive: true, force: true });
+      removed = true;
+    },
   };
+}
+
+async function modifiedMs(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
 
 async function allAnswer(urls: readonly string[]): Promise<boolean> {
@@ -235,24 +364,46 @@ async function realmNameOf(file: string): Promise<string> {
 }
 
 /**
- * A private home for one server: its own `bin`, `conf` and `data` (transaction logs, imports),
- * the distribution's large read-only parts linked. kc.sh finds its home from its own path, so
- * `bin` is copied, not linked.
+ * A private home for one server: its own `bin`, `conf`, `data` (transaction logs, imports),
+ * `providers` and built `lib/quarkus`; the distribution's large read-only parts (the jars under
+ * `lib/lib`, `themes`) linked. kc.sh finds its home from its own path, so `bin` is copied.
+ * `lib/quarkus-run.jar` is copied too: the JVM resolves class-path entries to their real path,
+ * and Quarkus re-augments into the directory beside that path, so a linked one would make a
+ * server with other providers or another database rewrite the shared distribution's build.
  */
-async function createInstanceDir(home: string, importFiles: readonly string[]): Promise<string> {
+async function createInstanceDir(
+  home: string,
+  importFiles: readonly string[],
+  build: KeycloakBuild,
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'keycloak-instance-'));
-  await cp(join(home, 'bin'), join(dir, 'bin'), { recursive: true });
-  await cp(join(home, 'conf'), join(dir, 'conf'), { recursive: true });
-  await cp(join(home, 'version.txt'), join(dir, 'version.txt'));
-  for (const part of ['lib', 'providers', 'themes']) {
-    await symlink(join(home, part), join(dir, part), 'dir');
+  try {
+    await cp(join(home, 'bin'), join(dir, 'bin'), { recursive: true });
+    await cp(join(home, 'conf'), join(dir, 'conf'), { recursive: true });
+    await cp(join(home, 'version.txt'), join(dir, 'version.txt'));
+    await symlink(join(home, 'themes'), join(dir, 'themes'), 'dir');
+    await mkdir(join(dir, 'lib'));
+    for (const entry of await readdir(join(home, 'lib'), { withFileTypes: true })) {
+      const source = join(home, 'lib', entry.name);
+      const target = join(dir, 'lib', entry.name);
+      if (entry.name === 'quarkus') {
+        await cp(build.quarkusDir, target, { recursive: true, preserveTimestamps: true });
+      } else if (entry.isDirectory()) {
+        await symlink(source, target, 'dir');
+      } else {
+        await cp(source, target, { preserveTimestamps: true });
+      }
+    }
+    await mkdir(join(dir, 'providers'));
+    for (const file of build.providerFiles) {
+      await symlink(file, join(dir, 'providers', basename(file)));
+    }
+    const importDir = join(dir, 'data', 'import');
+    await mkdir(importDir, { recursive: true });
+    for (const file of importFiles) await cp(file, join(importDir, basename(file)));
+    return dir;
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   }
-  const importDir = join(dir, 'data', 'import');
-  await mkdir(importDir, { recursive: true });
-  for (const file of importFiles) await cp(file, join(importDir, basename(file)));
-  return dir;
-}
-
-async function removeInstance(isolate: boolean, dir: string): Promise<void> {
-  if (isolate) await rm(dir, { recursive: true, force: true });
 }
