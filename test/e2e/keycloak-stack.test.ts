@@ -30,13 +30,14 @@ function claims(token: string): Record<string, unknown> {
 describe('the e2e stack and the demo realm', () => {
   const facts = inject('testStack');
 
-  it('imported the demo realm with its event settings, without the RabbitMQ listener jar', async () => {
+  it('imported the demo realm with its event settings, and runs the RabbitMQ listener', async () => {
     const admin = masterAdminClient(facts, facts.demoRealm);
     const listeners = Object.keys(
       (await admin.serverInfo.find()).providers?.eventsListener?.providers ?? {},
     );
     expect(listeners).toContain('jboss-logging');
-    expect(listeners).not.toContain('keycloak-to-rabbitmq');
+    expect(listeners).toContain('keycloak-to-rabbitmq');
+    expect(facts).toMatchObject({ realListener: true, listenerExchange: 'amq.topic' });
     const config = await admin.realms.getConfigEvents({ realm: facts.demoRealm });
     expect(config).toMatchObject({
       eventsEnabled: true,

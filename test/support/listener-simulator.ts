@@ -4,9 +4,12 @@ import { fingerprint } from '../../src/sources/event-window.js';
 import { routingKeyWord } from '../../src/sources/routing-key.js';
 
 /**
- * Stands in for the Keycloak RabbitMQ listener, which cannot run without its jar: it reads the
- * real admin and user events Keycloak stored, rebuilds each message exactly as the listener
- * would (body fields, `@class`, routing key), and publishes it to a real RabbitMQ exchange.
+ * Stands in for the Keycloak RabbitMQ listener: it reads the real admin and user events Keycloak
+ * stored, rebuilds each message as the listener would (body fields, `@class`, routing key), and
+ * publishes it to a real RabbitMQ exchange. The e2e stack runs the real listener too; this one
+ * remains for what the real one cannot do: publish to a private exchange per suite, replay
+ * stored events, and (with `forward: false`) publish only what a test hands it, such as
+ * malformed messages, beside the real listener's own.
  */
 export class ListenerSimulator {
   private readonly published = new Set<string>();
@@ -20,6 +23,7 @@ export class ListenerSimulator {
     private readonly realm: string,
     readonly exchange: string,
     private readonly variant: 'aznamier' | 'focus-shift',
+    private readonly ownsExchange: boolean,
   ) {}
 
   static async start(options: {
@@ -28,11 +32,23 @@ export class ListenerSimulator {
     realm: string;
     exchange: string;
     variant?: 'aznamier' | 'focus-shift';
+    /**
+     * Republish the events Keycloak stores. Default: true. False leaves only
+     * {@link publishRaw}, for a suite whose realm publishes through the real listener.
+     */
+    forward?: boolean;
   }): Promise<ListenerSimulator> {
     const connection = await connect(options.amqpUrl);
     const channel = await connection.createChannel();
-    // The listener never declares its exchange; here the test owns a private one.
-    await channel.assertExchange(options.exchange, 'topic', { durable: false, autoDelete: false });
+    // The listener never declares its exchange; here the test owns a private one. RabbitMQ's
+    // own amq.* exchanges (the real listener's amq.topic) exist already and are never deleted.
+    const ownsExchange = !options.exchange.startsWith('amq.');
+    if (ownsExchange) {
+      await channel.assertExchange(options.exchange, 'topic', {
+        durable: false,
+        autoDelete: false,
+      });
+    }
     const simulator = new ListenerSimulator(
       connection,
       channel,
@@ -40,7 +56,9 @@ export class ListenerSimulator {
       options.realm,
       options.exchange,
       options.variant ?? 'aznamier',
+      ownsExchange,
     );
+    if (options.forward === false) return simulator;
     // Events that exist before the test starts are not the test's to publish.
     await simulator.forward(true);
     simulator.timer = setInterval(() => {
@@ -59,7 +77,7 @@ export class ListenerSimulator {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.busy;
-    await this.channel.deleteExchange(this.exchange).catch(() => undefined);
+    if (this.ownsExchange) await this.channel.deleteExchange(this.exchange).catch(() => undefined);
     await this.connection.close();
   }
 

@@ -21,6 +21,8 @@ export interface RealmFromTemplateOptions {
    * save an events config that names them later. Default: keep the template's list.
    */
   availableEventListeners?: readonly string[];
+  /** Listeners the realm must list even where the template does not. Default: none. */
+  requiredEventListeners?: readonly string[];
   /** Access-token lifespan in seconds (e.g. short, to exercise token renewal). */
   accessTokenLifespan?: number;
 }
@@ -44,6 +46,10 @@ export function realmFromTemplate(
     realm.eventsListeners = realm.eventsListeners.filter((listener) =>
       available.includes(listener),
     );
+  }
+  for (const listener of options.requiredEventListeners ?? []) {
+    realm.eventsListeners ??= [];
+    if (!realm.eventsListeners.includes(listener)) realm.eventsListeners.push(listener);
   }
   if (options.accessTokenLifespan !== undefined) {
     realm.accessTokenLifespan = options.accessTokenLifespan;

@@ -13,6 +13,14 @@ export interface TestStackFacts {
   demoRealm: string;
   /** AMQP URL of the RabbitMQ the tests may use. */
   amqpUrl: string;
+  /**
+   * Whether Keycloak runs the real RabbitMQ event listener (`keycloak-to-rabbitmq`), pointed at
+   * {@link amqpUrl}. Realms publish through it only when they list it: see `createTestRealm`'s
+   * `realListener`.
+   */
+  realListener: boolean;
+  /** The exchange the real listener publishes to (`amq.topic`, the listener's default). */
+  listenerExchange: string;
   /** Where the stack came from: Keycloak's Maven distribution, or testcontainers. */
   runtime: 'local' | 'docker';
 }

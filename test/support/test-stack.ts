@@ -2,10 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { startContainerStack } from './container-stack.js';
 import { detectDockerEngine } from './docker-engine.js';
 import { keycloakVersion, prepareKeycloak } from './keycloak-distribution.js';
+import {
+  LISTENER_EXCHANGE,
+  LISTENER_PROVIDER_ID,
+  listenerEnvironment,
+  resolveListenerJar,
+} from './keycloak-listener.js';
 import { startKeycloak } from './keycloak-process.js';
 import { DEFAULT_AMQP_URL, ensureLocalRabbitMq } from './rabbitmq-local.js';
 import { DEMO_REALM_FILE } from './repo-paths.js';
 import type { TestStackFacts } from './stack-facts.js';
+import { serverEventListeners, type KeycloakLogin } from './test-realm.js';
 
 /** A running Keycloak + RabbitMQ for e2e tests. */
 export interface TestStack {
@@ -20,12 +27,26 @@ export interface TestStack {
 /** Test admin of the master realm; these servers are throwaway and bound to 127.0.0.1. */
 const ADMIN_USERNAME = 'admin';
 const ADMIN_PASSWORD = 'admin';
+const ADMIN = { adminUsername: ADMIN_USERNAME, adminPassword: ADMIN_PASSWORD };
+
+/** Fails when the server did not load the listener jar it was given (`where`: its log). */
+async function requireListener(login: KeycloakLogin, where: string): Promise<void> {
+  const listeners = await serverEventListeners(login);
+  if (!listeners.includes(LISTENER_PROVIDER_ID)) {
+    throw new Error(
+      `Keycloak did not load the ${LISTENER_PROVIDER_ID} listener from its providers ` +
+        `(it has ${listeners.join(', ')}); see ${where}`,
+    );
+  }
+}
 
 /**
  * Starts the stack the e2e tests run against. With a reachable Docker engine (unless
  * `KEYCLOAK_TEST_RUNTIME=local`) it comes from testcontainers; otherwise Keycloak runs from the
  * cached Maven distribution and RabbitMQ is the machine's own. `KEYCLOAK_VERSION` selects the
- * Keycloak version; `AMQP_URL` points at another broker.
+ * Keycloak version; `AMQP_URL` points at another broker. Keycloak always runs the real RabbitMQ
+ * event listener, pointed at that broker (its jar: see `resolveListenerJar`); a stack whose
+ * server does not load it fails to start rather than run the AMQP suites without it.
  */
 export async function startTestStack(
   env: NodeJS.ProcessEnv = process.env,
@@ -39,6 +60,8 @@ export async function startTestStack(
   if (env.KEYCLOAK_TEST_RUNTIME === 'docker' && !engine.reachable) {
     throw new Error(`KEYCLOAK_TEST_RUNTIME=docker, but no Docker engine answers: ${engine.reason}`);
   }
+  const listenerJar = await resolveListenerJar({ env, report });
+  report(`RabbitMQ event listener: ${listenerJar.path} (${listenerJar.source})`);
 
   if (engine.reachable) {
     report(`Docker engine at ${engine.endpoint}: Keycloak ${version} from testcontainers`);
@@ -50,7 +73,14 @@ export async function startTestStack(
       importFiles: [DEMO_REALM_FILE],
       readinessRealm: demoRealm,
       amqpUrl: configuredAmqp,
+      listenerJar: listenerJar.path,
     });
+    try {
+      await requireListener({ ...ADMIN, keycloakUrl: stack.keycloakUrl }, 'the Keycloak container');
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
     return {
       facts: {
         keycloakUrl: stack.keycloakUrl,
@@ -59,6 +89,8 @@ export async function startTestStack(
         adminPassword: ADMIN_PASSWORD,
         demoRealm,
         amqpUrl: stack.amqpUrl,
+        realListener: true,
+        listenerExchange: LISTENER_EXCHANGE,
         runtime: 'docker',
       },
       keycloakLog: undefined,
@@ -81,8 +113,11 @@ export async function startTestStack(
       adminUsername: ADMIN_USERNAME,
       adminPassword: ADMIN_PASSWORD,
       importFiles: [DEMO_REALM_FILE],
+      providers: [listenerJar.path],
+      env: listenerEnvironment(amqpUrl),
     });
     try {
+      await requireListener({ ...ADMIN, keycloakUrl: server.baseUrl }, server.logFile);
       await rabbit;
     } catch (error) {
       await server.stop();
@@ -96,6 +131,8 @@ export async function startTestStack(
         adminPassword: ADMIN_PASSWORD,
         demoRealm,
         amqpUrl,
+        realListener: true,
+        listenerExchange: LISTENER_EXCHANGE,
         runtime: 'local',
       },
       keycloakLog: server.logFile,
