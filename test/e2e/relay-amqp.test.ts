@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'amqplib';
+import { connect, type GetMessage } from 'amqplib';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import type { RelayMetrics } from '../../src/metrics/relay-metrics.js';
+import { bindingKeys, routingKeyWord } from '../../src/sources/routing-key.js';
 import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { ListenerSimulator } from '../support/listener-simulator.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
@@ -8,23 +10,44 @@ import { describeEachProfile } from '../support/scim-profiles.js';
 import { createTestRealm } from '../support/test-realm.js';
 import { relayBehaviour } from './relay-behaviour.js';
 
+/** Events the relay counted as received, of one kind, from its Prometheus exposition. */
+function eventsReceived(metrics: RelayMetrics, kind: 'admin' | 'user'): number {
+  const line = new RegExp(`^scim_relay_events_received_total\\{kind="${kind}"\\} (\\d+)$`, 'm');
+  const count = line.exec(metrics.render())?.[1];
+  return count === undefined ? 0 : Number(count);
+}
+
+/**
+ * The relay fed by Keycloak's real RabbitMQ listener: the realm lists `keycloak-to-rabbitmq`, so
+ * every change reaches the relay as the message the listener itself publishes, on the stack's
+ * broker and the listener's exchange (`amq.topic`). Nothing republishes stored events.
+ */
 describeEachProfile('run, consuming the RabbitMQ listener’s messages', (profile) => {
   const facts = inject('testStack');
-  // Per profile: each suite has its own exchange, queue and realm.
+  // Per profile: each suite has its own queue and realm. The listener's exchange is shared, and
+  // each relay binds only its own realm's routing keys there.
   const suffix = `${profile.name}-${randomUUID().slice(0, 8)}`;
-  const exchange = `test-kk-${suffix}`;
+  const exchange = facts.listenerExchange;
   const queue = `test-relay-${suffix}`;
   let harness: RelayHarness;
+  /** Publishes what the real listener never would: poison, forged redelivery counts. */
   let listener: ListenerSimulator;
 
   beforeAll(async () => {
+    if (!facts.realListener) {
+      throw new Error('the e2e stack runs Keycloak without its RabbitMQ listener');
+    }
     // A realm name with a dot: the listener drops it from routing keys.
-    const realm = await createTestRealm(facts, { prefix: `amqp.dot-${profile.name}` });
+    const realm = await createTestRealm(facts, {
+      prefix: `amqp.dot-${profile.name}`,
+      realListener: true,
+    });
     listener = await ListenerSimulator.start({
       amqpUrl: facts.amqpUrl,
       admin: realm.admin,
       realm: realm.name,
       exchange,
+      forward: false,
     });
     harness = await startRelayHarness(facts, {
       prefix: `amqp-${profile.name}`,
@@ -50,6 +73,49 @@ describeEachProfile('run, consuming the RabbitMQ listener’s messages', (profil
   });
 
   relayBehaviour(() => harness, profile);
+
+  it('applies the listener’s own messages: what it publishes for the realm is what the relay gets', async () => {
+    const { admin, name } = harness.realm;
+    const connection = await connect(facts.amqpUrl);
+    try {
+      // A second queue bound as the relay's is: it sees what the relay's queue is given.
+      const channel = await connection.createChannel();
+      const { queue: observer } = await channel.assertQueue('', { exclusive: true });
+      for (const key of bindingKeys(name)) await channel.bindQueue(observer, exchange, key);
+      const before = eventsReceived(harness.relay.metrics, 'admin');
+      const { id } = await admin.users.create({ username: 'heard', enabled: true });
+      const message = await eventually(async (): Promise<GetMessage> => {
+        const got = await channel.get(observer, { noAck: true });
+        if (got === false) throw new Error('the listener published nothing yet');
+        return got;
+      });
+      expect(message.fields.routingKey).toBe(
+        `KK.EVENT.ADMIN.${routingKeyWord(name)}.SUCCESS.USER.CREATE`,
+      );
+      // The listener's own marks, which no simulator sets.
+      expect(message.properties).toMatchObject({
+        appId: 'Keycloak',
+        contentType: 'application/json',
+        contentEncoding: 'UTF-8',
+        headers: {
+          __TypeId__: 'com.github.aznamier.keycloak.event.provider.EventAdminNotificationMqMsg',
+        },
+      });
+      // The realm's id, not its name; Keycloak 25 writes `users//<id>` for a creation.
+      const body = JSON.parse(message.content.toString()) as Record<string, unknown>;
+      const realmId = (await admin.realms.findOne({ realm: name }))?.id;
+      expect(body).toMatchObject({ realmId, resourceType: 'USER', operationType: 'CREATE' });
+      expect(String(body.resourcePath).replace(/\/+/g, '/')).toBe(`users/${id}`);
+
+      await eventually(async () => {
+        const user = (await harness.control.state()).users.find((u) => u.userName === 'heard');
+        expect(user?.externalId).toBe(id);
+      });
+      expect(eventsReceived(harness.relay.metrics, 'admin')).toBeGreaterThan(before);
+    } finally {
+      await connection.close();
+    }
+  });
 
   it('applies a valid message whatever its x-delivery-count says: only poison is dead-lettered', async () => {
     // A quorum queue raises x-delivery-count for every message in flight when a consumer dies,
