@@ -8,7 +8,7 @@ import type { KeycloakRealmReader } from '../sync/keycloak-reader.js';
  */
 export function reconcilerView(access: KeycloakAccess): KeycloakRealmReader {
   return {
-    users: () => access.users(),
+    users: (from) => access.users(from),
     groups: () => access.groups(),
     user: (id) => access.user(id),
     group: (id) => access.group(id),

@@ -105,6 +105,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     },
   );
   const submit = (hint: Hint): Promise<Outcome> => engine.submit(hint);
+  metrics.trackOldestVerified(() => store.oldestVerified());
 
   /** The realm's event retention: a source that fell further behind lost events unseen. */
   const retentionMs = async (): Promise<number | undefined> => {

@@ -292,12 +292,16 @@ export const settings = defineSettings({
       4,
       'Reconciles that run in parallel',
     ),
-    /** Period of the background full reconcile; 0 switches it off. Default: `3600000`. */
+    /**
+     * Every user and group the relay manages is verified against Keycloak, and Keycloak's
+     * listing searched for what it does not manage, once per period, in slices every minute
+     * (each costs about three requests per entity); 0 switches it off. Default: `3600000`.
+     */
     resyncIntervalMs: withDefault(
       'RESYNC_INTERVAL_MS',
       periodOrOff(1000, 7 * DAY),
       HOUR,
-      'Period of the background full reconcile; `0` switches it off',
+      'Period in which every managed user and group is verified against Keycloak, in slices every minute; `0` switches it off',
     ),
     /**
      * How often the SCIM side's user and group counts are compared with what the relay wrote,

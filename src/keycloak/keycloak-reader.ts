@@ -26,8 +26,11 @@ import { createTokenSource } from './token-source.js';
  * `TransientError` (network, timeouts, 408/429/5xx).
  */
 export interface KeycloakReader {
-  /** Every user (full representation), sorted as Keycloak sorts them (by username). */
-  users(): AsyncGenerator<KeycloakUser, void, undefined>;
+  /**
+   * Every user (full representation), sorted as Keycloak sorts them (by username), from the
+   * `from`th on (default: the first).
+   */
+  users(from?: number): AsyncGenerator<KeycloakUser, void, undefined>;
   /** One user, or undefined when no user has this id. */
   user(id: string): Promise<KeycloakUser | undefined>;
   /** Every group of the tree, each parent before its children (depth-first). */
@@ -219,13 +222,17 @@ export async function createKeycloakReader(
   }
 
   return {
-    async *users() {
-      yield* paged(async (first, max) => {
-        const page = await call(`list users (first=${first}, max=${max})`, VIEW_USERS, () =>
-          client.users.find({ first, max, briefRepresentation: false }),
-        );
-        return page.map(toUser);
-      }, pageSize);
+    async *users(from = 0) {
+      yield* paged(
+        async (first, max) => {
+          const page = await call(`list users (first=${first}, max=${max})`, VIEW_USERS, () =>
+            client.users.find({ first, max, briefRepresentation: false }),
+          );
+          return page.map(toUser);
+        },
+        pageSize,
+        from,
+      );
     },
 
     async user(id) {

@@ -6,11 +6,13 @@
 export async function* paged<T>(
   fetchPage: (first: number, max: number) => Promise<readonly T[]>,
   pageSize: number,
+  /** Position of the first item to yield; the pages start there. */
+  from = 0,
 ): AsyncGenerator<T, void, undefined> {
   if (!Number.isInteger(pageSize) || pageSize < 1) {
     throw new RangeError(`pageSize must be a positive integer, got ${pageSize}`);
   }
-  for (let first = 0; ; first += pageSize) {
+  for (let first = from; ; first += pageSize) {
     const page = await fetchPage(first, pageSize);
     yield* page;
     if (page.length < pageSize) return;

@@ -24,7 +24,7 @@ const FULL_RECONCILE_REASONS: readonly FullReconcileReason[] = [
   'first_start',
   'events_expired',
   'scim_lost',
-  'periodic',
+  'requested',
 ];
 const RECONCILE_KINDS: readonly ReconcileKind[] = ['user', 'group', 'membership'];
 const RETRY_SCOPES: readonly RetryScope[] = ['request', 'reconcile'];
@@ -89,6 +89,15 @@ export class RelayMetrics implements MetricsSource {
       labelNames: [],
     }),
   );
+  readonly #oldestUnverified = this.#registry.register(
+    new Gauge({
+      name: 'scim_relay_oldest_unverified_age_seconds',
+      help: 'Age of the oldest last verification among the users and groups the relay manages: how stale the worst twin may be. The periodic verification keeps it under RESYNC_INTERVAL_MS plus a slice.',
+      labelNames: [],
+    }),
+  );
+  /** When the oldest verification happened (epoch ms); read at each rendering. */
+  #oldestVerified: () => number | undefined = () => undefined;
   readonly #deadLettered = this.#registry.register(
     new Counter({
       name: 'scim_relay_dead_lettered_total',
@@ -121,7 +130,7 @@ export class RelayMetrics implements MetricsSource {
   readonly #fullReconciles = this.#registry.register(
     new Counter({
       name: 'scim_relay_full_reconciles_total',
-      help: 'Full reconciles run, by why: first_start, events_expired, scim_lost, periodic.',
+      help: 'Full reconciles run, by why: first_start, events_expired, scim_lost, requested (the periodic verification runs in slices, not as full reconciles).',
       labelNames: ['reason'],
     }),
   );
@@ -217,7 +226,16 @@ export class RelayMetrics implements MetricsSource {
     this.#scimResponses.inc({ method, status: String(status) });
   }
 
+  /** Where the oldest verification's time comes from (the state store). */
+  trackOldestVerified(oldest: () => number | undefined): void {
+    this.#oldestVerified = oldest;
+  }
+
   render(): string {
+    const oldest = this.#oldestVerified();
+    if (oldest !== undefined) {
+      this.#oldestUnverified.set({}, Math.max(0, (Date.now() - oldest) / 1000));
+    }
     return this.#registry.render();
   }
 }

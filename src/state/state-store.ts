@@ -55,21 +55,43 @@ export class StateStore {
       releaseUserScimId: db.prepare<[string, string]>(
         'DELETE FROM users WHERE scim_id = ? AND keycloak_id <> ?',
       ),
-      putUser: db.prepare<[string, string, string]>(
-        `INSERT INTO users (keycloak_id, scim_id, user_name) VALUES (?, ?, ?)
+      putUser: db.prepare<[string, string, string, number]>(
+        `INSERT INTO users (keycloak_id, scim_id, user_name, verified_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (keycloak_id) DO UPDATE SET scim_id = excluded.scim_id, user_name = excluded.user_name`,
       ),
       deleteUser: db.prepare<[string]>('DELETE FROM users WHERE keycloak_id = ?'),
       allUsers: db.prepare<[], UserRow>('SELECT * FROM users'),
       countUsers: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users'),
       countGroups: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM groups'),
+      usersAfter: db.prepare<[string, number], { keycloak_id: string }>(
+        'SELECT keycloak_id FROM users WHERE keycloak_id > ? ORDER BY keycloak_id LIMIT ?',
+      ),
+      groupsAfter: db.prepare<[string, number], { keycloak_id: string }>(
+        'SELECT keycloak_id FROM groups WHERE keycloak_id > ? ORDER BY keycloak_id LIMIT ?',
+      ),
+      verifyUser: db.prepare<[number, string]>(
+        'UPDATE users SET verified_at = max(verified_at, ?) WHERE keycloak_id = ?',
+      ),
+      verifyGroup: db.prepare<[number, string]>(
+        'UPDATE groups SET verified_at = max(verified_at, ?) WHERE keycloak_id = ?',
+      ),
+      verifyAllUsers: db.prepare<[{ at: number }]>(
+        'UPDATE users SET verified_at = @at WHERE verified_at < @at',
+      ),
+      verifyAllGroups: db.prepare<[{ at: number }]>(
+        'UPDATE groups SET verified_at = @at WHERE verified_at < @at',
+      ),
+      oldestVerified: db.prepare<[], { at: number | null }>(
+        'SELECT min(at) AS at FROM (SELECT min(verified_at) AS at FROM users UNION ALL SELECT min(verified_at) FROM groups)',
+      ),
       getGroup: db.prepare<[string], GroupRow>('SELECT * FROM groups WHERE keycloak_id = ?'),
       groupByScimId: db.prepare<[string], GroupRow>('SELECT * FROM groups WHERE scim_id = ?'),
       releaseGroupScimId: db.prepare<[string, string]>(
         'DELETE FROM groups WHERE scim_id = ? AND keycloak_id <> ?',
       ),
-      putGroup: db.prepare<[string, string, string, string | null]>(
-        `INSERT INTO groups (keycloak_id, scim_id, display_name, parent_id) VALUES (?, ?, ?, ?)
+      putGroup: db.prepare<[string, string, string, string | null, number]>(
+        `INSERT INTO groups (keycloak_id, scim_id, display_name, parent_id, verified_at)
+         VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (keycloak_id) DO UPDATE SET scim_id = excluded.scim_id,
            display_name = excluded.display_name, parent_id = excluded.parent_id`,
       ),
@@ -154,7 +176,7 @@ export class StateStore {
   putUser(record: UserRecord): void {
     this.transaction(() => {
       this.statements.releaseUserScimId.run(record.scimId, record.keycloakId);
-      this.statements.putUser.run(record.keycloakId, record.scimId, record.userName);
+      this.statements.putUser.run(record.keycloakId, record.scimId, record.userName, Date.now());
     });
   }
 
@@ -172,6 +194,40 @@ export class StateStore {
 
   users(): UserRecord[] {
     return this.statements.allUsers.all().map(userFromRow);
+  }
+
+  // What the relay verified, and when: a reconcile that compared an entity with its twin and
+  // left them equal. The periodic sweep walks the id map in Keycloak-id order from a cursor.
+
+  /** Up to `limit` Keycloak ids of mapped users after `keycloakId`, in id order. */
+  usersAfter(keycloakId: string, limit: number): string[] {
+    return this.statements.usersAfter.all(keycloakId, limit).map((row) => row.keycloak_id);
+  }
+
+  /** Up to `limit` Keycloak ids of mapped groups after `keycloakId`, in id order. */
+  groupsAfter(keycloakId: string, limit: number): string[] {
+    return this.statements.groupsAfter.all(keycloakId, limit).map((row) => row.keycloak_id);
+  }
+
+  /** A reconcile of this entity succeeded at `at`. */
+  markVerified(kind: 'user' | 'group', keycloakId: string, at = Date.now()): void {
+    (kind === 'user' ? this.statements.verifyUser : this.statements.verifyGroup).run(
+      at,
+      keycloakId,
+    );
+  }
+
+  /** A full reconcile that began at `at` compared every entity, and completed. */
+  markAllVerified(at: number): void {
+    this.transaction(() => {
+      this.statements.verifyAllUsers.run({ at });
+      this.statements.verifyAllGroups.run({ at });
+    });
+  }
+
+  /** When the entity verified longest ago was verified; undefined when the map is empty. */
+  oldestVerified(): number | undefined {
+    return this.statements.oldestVerified.get()?.at ?? undefined;
   }
 
   group(keycloakId: string): GroupRecord | undefined {
@@ -194,6 +250,7 @@ export class StateStore {
         record.scimId,
         record.displayName,
         record.parentId ?? null,
+        Date.now(),
       );
       this.statements.putNode.run(record.keycloakId, record.parentId ?? null);
     });
@@ -400,6 +457,14 @@ CREATE TABLE group_tree (
 );
 CREATE INDEX group_tree_by_parent ON group_tree (parent_id);
 INSERT INTO group_tree (keycloak_id, parent_id) SELECT keycloak_id, parent_id FROM groups;
+`,
+  // Version 4: when each mapped entity was last verified against its twin. Rows from before
+  // count from the upgrade: the sweep verifies them all within one interval.
+  `
+ALTER TABLE users ADD COLUMN verified_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE groups ADD COLUMN verified_at INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET verified_at = CAST(unixepoch('subsec') * 1000 AS INTEGER);
+UPDATE groups SET verified_at = CAST(unixepoch('subsec') * 1000 AS INTEGER);
 `,
 ];
 

@@ -7,6 +7,7 @@ import type { StateStore } from '../state/state-store.js';
 import type { KeycloakRealmReader } from './keycloak-reader.js';
 import { Reconciler, type ReconcilerOptions } from './reconciler.js';
 import { resync, type ResyncReport } from './resync.js';
+import { Sweep } from './sweep.js';
 import { WorkQueue, type Outcome, type WorkQueueHooks } from './work-queue.js';
 
 export interface SyncEngineOptions extends Omit<ReconcilerOptions, 'schedule' | 'logger'> {
@@ -43,7 +44,10 @@ export interface SyncEngineDeps {
 }
 
 /** Why a full reconcile runs. */
-export type FullReconcileReason = 'first_start' | 'events_expired' | 'scim_lost' | 'periodic';
+export type FullReconcileReason = 'first_start' | 'events_expired' | 'scim_lost' | 'requested';
+
+/** The periodic verification runs a slice this often (more often for shorter intervals). */
+const SWEEP_SLICE_MS = 60_000;
 
 /**
  * Known SCIM resources answering 404 within `LOST_WINDOW_MS` that make the relay conclude the
@@ -61,7 +65,7 @@ const LOST_WINDOW_MS = 10 * 60_000;
 export class SyncEngine {
   readonly reconciler: Reconciler;
   readonly queue: WorkQueue;
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private sweep: Sweep | undefined;
   private parkedTimer: NodeJS.Timeout | undefined;
   private running: Promise<ResyncReport> | undefined;
   private verifyTimer: NodeJS.Timeout | undefined;
@@ -94,9 +98,11 @@ export class SyncEngine {
           store.park(key, hint, reason);
           parkedChanged();
         },
+        // Called when a hint's work succeeded: its entity was compared with its twin.
         unpark: (key) => {
           store.unpark(key);
           parkedChanged();
+          this.verified(key);
           this.retryDependents(key);
         },
         ...(hooks?.onApplied === undefined ? {} : { onApplied: hooks.onApplied }),
@@ -123,7 +129,7 @@ export class SyncEngine {
    * Reconciles everything now, through the same locks as the events; a second call while one
    * runs joins it. Missed deletions are repaired too, within the deletion guard.
    */
-  reconcileAll(reason: FullReconcileReason = 'periodic'): Promise<ResyncReport> {
+  reconcileAll(reason: FullReconcileReason = 'requested'): Promise<ResyncReport> {
     if (this.running === undefined) {
       this.deps.hooks?.onFullReconcile?.(reason);
       this.running = this.fullReconcile().finally(() => {
@@ -151,9 +157,23 @@ export class SyncEngine {
     record(began);
   }
 
-  /** Starts the periodic full reconcile, the retries of parked work, and the SCIM checks. */
+  /** Starts the periodic verification, the retries of parked work, and the SCIM checks. */
   startBackground(): void {
-    this.scheduleResync();
+    if (this.options.resyncIntervalMs > 0 && !this.stopped) {
+      this.sweep = new Sweep(
+        {
+          store: this.deps.store,
+          keycloak: this.deps.keycloak,
+          submit: (hint) => this.submit(hint),
+        },
+        {
+          intervalMs: this.options.resyncIntervalMs,
+          sliceMs: Math.min(SWEEP_SLICE_MS, this.options.resyncIntervalMs),
+          logger: this.options.logger,
+        },
+      );
+      this.sweep.start();
+    }
     if (this.options.verifyIntervalMs > 0) {
       this.verifyTimer = setInterval(() => {
         this.verifyCounts().catch((error: unknown) => {
@@ -173,13 +193,16 @@ export class SyncEngine {
     this.stopped = true;
     clearInterval(this.parkedTimer);
     clearInterval(this.verifyTimer);
-    clearTimeout(this.resyncTimer);
+    // The sweep's slice waits for its hints, which the queue's closing settles.
+    const sweeping = this.sweep?.stop();
     await this.running?.catch(() => undefined);
     await this.queue.close();
+    await sweeping;
   }
 
   private async fullReconcile(): Promise<ResyncReport> {
     const { logger } = this.options;
+    const began = Date.now();
     const report = await resync(
       { ...this.deps, reconciler: this.reconciler, logger },
       {
@@ -209,25 +232,20 @@ export class SyncEngine {
     for (const failure of failures) {
       logger.error({ failure }, `full reconcile could not apply ${failure.kind} ${failure.name}`);
     }
-    if (failures.length === 0 && report.aborted === undefined) this.deps.hooks?.onReconciled?.();
+    if (failures.length === 0 && report.aborted === undefined) {
+      // Every twin was compared with Keycloak as of `began`.
+      this.deps.store.markAllVerified(began);
+      this.deps.hooks?.onReconciled?.();
+    }
     return report;
   }
 
-  private scheduleResync(): void {
-    if (this.options.resyncIntervalMs === 0 || this.stopped) return;
-    this.resyncTimer = setTimeout(() => {
-      this.reconcileAll()
-        .catch((error: unknown) => {
-          this.options.logger.error(
-            { error: describeError(error) },
-            'full reconcile failed; retried next time',
-          );
-        })
-        .finally(() => {
-          this.scheduleResync();
-        });
-    }, this.options.resyncIntervalMs);
-    this.resyncTimer.unref();
+  /** A hint's work succeeded: for a user or a group, its twin now matches Keycloak. */
+  private verified(key: string): void {
+    if (key.startsWith('user:')) this.deps.store.markVerified('user', key.slice('user:'.length));
+    else if (key.startsWith('group:')) {
+      this.deps.store.markVerified('group', key.slice('group:'.length));
+    }
   }
 
   /**

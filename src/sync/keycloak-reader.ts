@@ -19,8 +19,8 @@ export interface KeycloakReader {
 
 /** What a full reconcile reads from Keycloak besides that: everything, page by page. */
 export interface KeycloakRealmReader extends KeycloakReader {
-  /** Every user of the realm, service accounts included. */
-  users(): AsyncIterable<KeycloakUser>;
+  /** Every user of the realm, service accounts included, by username, from the `from`th on. */
+  users(from?: number): AsyncIterable<KeycloakUser>;
   /** The whole group tree, each parent before its children. */
   groups(): AsyncIterable<KeycloakGroup>;
 }

@@ -8,7 +8,8 @@ import { describeEachProfile } from '../support/scim-profiles.js';
 
 /**
  * The relay listens on a RabbitMQ exchange that nobody publishes to, as when the lossy listener
- * drops everything: only the background full reconcile can bring these changes to SCIM.
+ * drops everything, and the backstop is off: only the periodic verification, in slices of the
+ * interval, can bring these changes to SCIM.
  */
 describeEachProfile('run repairs, in the background, what no event announced', (profile) => {
   const facts = inject('testStack');
@@ -40,6 +41,7 @@ describeEachProfile('run repairs, in the background, what no event announced', (
         AMQP_EXCHANGE: exchange,
         AMQP_QUEUE: queue,
         RESYNC_INTERVAL_MS: '1500',
+        BACKSTOP_INTERVAL_MS: '0',
       },
     });
   });

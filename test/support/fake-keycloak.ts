@@ -535,10 +535,11 @@ export class FakeRealm implements KeycloakRealmReader {
     });
   }
 
-  users(): AsyncIterable<KeycloakUser> {
+  users(from = 0): AsyncIterable<KeycloakUser> {
     return this.paged('list users', () =>
       [...this.users_.values()]
         .sort(byString((u) => u.username))
+        .slice(from)
         .map((user) => this.userView(user)),
     );
   }

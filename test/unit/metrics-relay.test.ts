@@ -31,6 +31,7 @@ describe('RelayMetrics', () => {
       'scim_relay_reconcile_duration_seconds histogram',
       'scim_relay_retries_total counter',
       'scim_relay_parked_items gauge',
+      'scim_relay_oldest_unverified_age_seconds gauge',
       'scim_relay_dead_lettered_total counter',
       'scim_relay_last_sync_success_timestamp_seconds gauge',
       'scim_relay_scim_responses_total counter',
@@ -102,6 +103,15 @@ describe('RelayMetrics', () => {
     expect(s.get('scim_relay_scim_responses_total{method="POST",status="201"}')).toBe('2');
     expect(s.get('scim_relay_scim_responses_total{method="PATCH",status="204"}')).toBe('1');
     expect(s.get('scim_relay_scim_responses_total{method="GET",status="429"}')).toBe('1');
+  });
+
+  it('reports the age of the oldest verification, read when rendered', () => {
+    const metrics = new RelayMetrics();
+    expect(samples(metrics.render()).has('scim_relay_oldest_unverified_age_seconds')).toBe(false);
+    metrics.trackOldestVerified(() => Date.now() - 90_000);
+    const age = Number(samples(metrics.render()).get('scim_relay_oldest_unverified_age_seconds'));
+    expect(age).toBeGreaterThanOrEqual(90);
+    expect(age).toBeLessThan(95);
   });
 
   it('has one bucket line per bound plus +Inf for each kind', () => {

@@ -71,13 +71,31 @@ describe('StateStore', () => {
       INSERT INTO parked VALUES ('user:k3', '{"kind":"membership","userId":"k3","groupId":"g1"}', 'r', 1, 0, 0);
     `);
     old.close();
+    const upgradedFrom = Date.now();
     const store = StateStore.open(dir);
+    // Rows from before verification times count from the upgrade.
+    expect(store.oldestVerified()).toBeGreaterThanOrEqual(upgradedFrom);
     // Two ids mapped to one SCIM user: the newest mapping wins.
     expect(store.userByScimId('s1')?.keycloakId).toBe('k2');
     expect(store.user('k1')).toBeUndefined();
     expect(store.descendantsOf('g1')).toEqual(['g2']);
     expect(store.parked().map((p) => p.key)).toEqual(['membership:k3:g1']);
     expect(store.knownMembers('sg1')).toBeUndefined();
+    store.close();
+  });
+
+  it('walks the id map in id order from a cursor, and keeps when each entity was verified', () => {
+    const store = StateStore.open(':memory:');
+    for (const id of ['u3', 'u1', 'u2']) {
+      store.putUser({ keycloakId: id, scimId: `s-${id}`, userName: id });
+    }
+    expect(store.usersAfter('', 2)).toEqual(['u1', 'u2']);
+    expect(store.usersAfter('u2', 2)).toEqual(['u3']);
+    expect(store.groupsAfter('', 5)).toEqual([]);
+    store.markAllVerified(1_000);
+    store.markVerified('user', 'u1', 500);
+    // A verification never moves back in time.
+    expect(store.oldestVerified()).toBeGreaterThan(1_000);
     store.close();
   });
 
