@@ -42,6 +42,13 @@ interface Cursor {
 }
 
 const CURSOR = 'sweep.cursor';
+/**
+ * The deletion breaker: of the last `BREAKER_WINDOW` mapped entities the sweep verified, this
+ * many deprovisioned means Keycloak answers for a realm that is not the one it was (renamed,
+ * replaced, a wrong setting), not that people were deleted unannounced: the sweep stops.
+ */
+const BREAKER_WINDOW = 10;
+const BREAKER_TRIPS_AT = 5;
 const START: Cursor = { user: '', group: '', position: 0, passLength: 0 };
 
 /**
@@ -61,6 +68,10 @@ export class Sweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SliceReport> | undefined;
   private stopped = false;
+  /** For each of the last mapped entities verified: whether its verification removed it. */
+  private removals: boolean[] = [];
+  /** Why the sweep stopped itself, once the deletion breaker tripped. */
+  private heldBecause: string | undefined;
 
   constructor(
     private readonly deps: SweepDeps,
@@ -75,6 +86,11 @@ export class Sweep {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
+  }
+
+  /** Why the deletion breaker stopped the sweep; undefined while it runs. */
+  get held(): string | undefined {
+    return this.heldBecause;
   }
 
   /** How many slices make one interval. */
@@ -93,7 +109,7 @@ export class Sweep {
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.heldBecause !== undefined) return;
     this.timer = setTimeout(() => {
       this.slice()
         .then((report) => {
@@ -115,6 +131,7 @@ export class Sweep {
 
   private async runSlice(): Promise<SliceReport> {
     const { store } = this.deps;
+    let discovered = 0;
     const cursor = this.cursor();
     const links = store.linkCounts();
     const userIds = this.nextAround(cursor.user, share(links.users, this.slices), (after, n) =>
@@ -123,15 +140,29 @@ export class Sweep {
     const groupIds = this.nextAround(cursor.group, share(links.groups, this.slices), (after, n) =>
       store.groupsAfter(after, n),
     );
+    if (links.users > 0 && !(await this.listsAnyUser())) {
+      this.hold(
+        `Keycloak lists no user at all, while the relay manages ${links.users} users in SCIM`,
+      );
+      return { users: 0, groups: 0, discovered: 0, wrapped: false };
+    }
     const work: Promise<Outcome>[] = [];
     for (const id of userIds) work.push(this.deps.submit(userHint(id)));
     for (const id of groupIds) work.push(this.deps.submit(groupHint(id, false, true)));
 
-    // Keycloak's own listing, for users the relay does not map. A pass as long as the last one
-    // (or the id map, before the first) is cut in as many windows as there are slices.
-    const window = share(Math.max(cursor.passLength, links.users, 1), this.slices);
+    // Keycloak's groups at the start of each pass, and its own user listing, for what the
+    // relay does not map. A pass a little longer than the last one (or the id map, before the
+    // first) is cut in as many windows as there are slices, so that it ends within the interval.
+    if (cursor.position === 0) {
+      for await (const group of this.deps.keycloak.groups()) {
+        if (store.group(group.id) !== undefined) continue;
+        discovered += 1;
+        work.push(this.deps.submit(groupHint(group.id, false, true)));
+      }
+    }
+    const window =
+      share(Math.ceil(Math.max(cursor.passLength, links.users, 1) * 1.1), this.slices) + 1;
     let seen = 0;
-    let discovered = 0;
     // Keycloak lists by username: a user added or removed before the window shifts it by one,
     // which the next pass makes up for.
     for await (const user of this.deps.keycloak.users(cursor.position)) {
@@ -143,15 +174,10 @@ export class Sweep {
       if (seen >= window) break;
     }
     const wrapped = seen < window;
-    if (wrapped) {
-      for await (const group of this.deps.keycloak.groups()) {
-        if (store.group(group.id) !== undefined) continue;
-        discovered += 1;
-        work.push(this.deps.submit(groupHint(group.id, false, true)));
-      }
-    }
     // Every hint is applied or parked before the cursor moves past it.
     await Promise.all(work);
+    this.watchRemovals(userIds.map((id) => store.user(id) === undefined));
+    this.watchRemovals(groupIds.map((id) => store.group(id) === undefined));
     this.save({
       user: userIds.at(-1) ?? cursor.user,
       group: groupIds.at(-1) ?? cursor.group,
@@ -159,6 +185,33 @@ export class Sweep {
       passLength: wrapped ? cursor.position + seen : cursor.passLength,
     });
     return { users: userIds.length, groups: groupIds.length, discovered, wrapped };
+  }
+
+  private watchRemovals(removed: readonly boolean[]): void {
+    this.removals = [...this.removals, ...removed].slice(-BREAKER_WINDOW);
+    const count = this.removals.filter(Boolean).length;
+    if (count < BREAKER_TRIPS_AT) return;
+    this.hold(
+      `${count} of the last ${this.removals.length} users and groups it verified were gone from Keycloak`,
+    );
+  }
+
+  /** Whether Keycloak's user listing has anything in it: an emptied realm lists nothing. */
+  private async listsAnyUser(): Promise<boolean> {
+    for await (const user of this.deps.keycloak.users(0)) {
+      if (user.id !== '') return true;
+    }
+    return false;
+  }
+
+  /** The deletion breaker trips: the sweep stops, and says why and what to do. */
+  private hold(reason: string): void {
+    if (this.heldBecause !== undefined) return;
+    this.heldBecause = reason;
+    this.options.logger.error(
+      { reason },
+      `the periodic verification stopped itself: ${reason}, which looks like a replaced or emptied realm rather than deletions; check KEYCLOAK_REALM and the service account, then run \`keycloak-scim-relay resync --prune\` (its dry run first) and restart the relay`,
+    );
   }
 
   /** `count` ids after `after` in id order, going round to the start when the end is reached. */

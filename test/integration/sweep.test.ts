@@ -105,7 +105,8 @@ describe('the periodic verification, in slices', () => {
       expect(submitted.length).toBeLessThanOrEqual(12);
     }
     await relay.engine.queue.idle();
-    expect(plannedWrites(await dryRun({ ...relay, keycloak: realm }, config))).toEqual([]);
+    const left = plannedWrites(await dryRun({ ...relay, keycloak: realm }, config));
+    expect(left).toEqual([]);
     const state = await control.state();
     expect(state.users.find((u) => u.userName === 'user-0')?.givenName).toBe('Silent');
     expect(state.users.some((u) => u.externalId === u1)).toBe(false);
@@ -127,6 +128,34 @@ describe('the periodic verification, in slices', () => {
     }
     expect([...verifiedUsers].sort()).toEqual([...users].sort());
     expect([...verifiedGroups].sort()).toEqual([...groups].sort());
+  });
+
+  it('deletes nothing, and stops, when Keycloak answers for an emptied realm', async () => {
+    const { users } = await provisioned();
+    // The realm was replaced by an empty one of the same name: every user is gone, unannounced.
+    for (const id of users) realm.deleteUser(id);
+    const running = sweep();
+    await running.slice();
+    expect(running.held).toMatch(
+      /^Keycloak lists no user at all, while the relay manages 20 users/,
+    );
+    expect((await control.state()).users).toHaveLength(20);
+  });
+
+  it('stops itself when what it verifies keeps turning out gone', async () => {
+    const { users } = await provisioned();
+    // Replaced by a realm that shares one user with it: the others are gone, unannounced.
+    for (const id of users.slice(1)) realm.deleteUser(id);
+    const running = sweep();
+    for (let slice = 0; slice < SLICES && running.held === undefined; slice += 1) {
+      await running.slice();
+    }
+    await relay.engine.queue.idle();
+    expect(running.held).toMatch(/^\d+ of the last \d+ users and groups it verified were gone/);
+    // Its own verifications, and the members its group verifications found gone, went; the rest
+    // of Kestra stays until someone looks.
+    const left = (await control.state()).users.filter((u) => u.userName.startsWith('user-'));
+    expect(left.length).toBeGreaterThanOrEqual(5);
   });
 
   it('marks what it verified, so the oldest verification is younger than one interval', async () => {
