@@ -1,5 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The chaos suite takes minutes, runs its own Keycloak on PostgreSQL and its own RabbitMQ node,
+ * and kills processes on purpose: it runs only when asked for by name (`npm run test:chaos`,
+ * i.e. `vitest run --project chaos`), never as part of a plain `vitest run` (`npm test`).
+ */
+const chaosRequested = process.argv.some(
+  (arg, i, all) => arg === '--project=chaos' || (arg === '--project' && all[i + 1] === 'chaos'),
+);
+
 // Two projects: `unit` is pure logic and runs anywhere in seconds; `integration` talks to a
 // real Keycloak, a real RabbitMQ and the project's Kestra-compatible SCIM server.
 export default defineConfig({
@@ -33,6 +42,24 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
+      ...(chaosRequested
+        ? [
+            {
+              // `chaos`: faults (SIGKILL, broker and Keycloak restarts, SCIM outages) against
+              // one shared stack, so the scenarios run one at a time, in one worker.
+              test: {
+                name: 'chaos',
+                include: ['test/chaos/**/*.test.ts'],
+                environment: 'node',
+                globalSetup: ['test/chaos/support/global-setup.ts'],
+                fileParallelism: false,
+                maxWorkers: 1,
+                testTimeout: 300_000,
+                hookTimeout: 600_000,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });
