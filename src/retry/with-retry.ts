@@ -60,10 +60,14 @@ export async function withRetry<T>(
   });
 }
 
-function retryAfterOf(error: unknown): number | undefined {
-  if (typeof error === 'object' && error !== null && 'retryAfterMs' in error) {
-    const value = error.retryAfterMs;
-    return typeof value === 'number' ? value : undefined;
+/** The wait a server asked for (`Retry-After`), carried by the error or one it wraps. */
+export function retryAfterOf(error: unknown): number | undefined {
+  for (let current = error, depth = 0; depth < 8; depth += 1) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    if ('retryAfterMs' in current && typeof current.retryAfterMs === 'number') {
+      return current.retryAfterMs;
+    }
+    current = 'cause' in current ? current.cause : undefined;
   }
   return undefined;
 }

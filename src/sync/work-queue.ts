@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { describeHint, hintKey, parkKey, type Hint } from '../domain/hint.js';
 import { ScimError, describeError, isTransient } from '../errors.js';
 import { backoffDelay } from '../retry/backoff.js';
+import { retryAfterOf } from '../retry/with-retry.js';
 
 /** How a submitted hint ended. Either way the work is safe: applied, or parked with its reason. */
 export type Outcome = 'applied' | 'parked';
@@ -172,10 +173,11 @@ export class WorkQueue {
           return;
         }
         this.hooks.onRetry?.(hint, error);
-        const delayMs = backoffDelay(
-          transientFailures,
-          this.options,
-          this.options.random ?? Math.random,
+        // A server that said how long to wait (429 or 503 with Retry-After) is not asked again
+        // sooner, even once the request's own retries are spent.
+        const delayMs = Math.max(
+          backoffDelay(transientFailures, this.options, this.options.random ?? Math.random),
+          retryAfterOf(error) ?? 0,
         );
         this.options.logger?.warn(
           { hint, attempt: transientFailures, delayMs, error: describeError(error) },

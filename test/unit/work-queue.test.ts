@@ -114,6 +114,33 @@ describe('WorkQueue', () => {
     expect(parked.size).toBe(0);
   });
 
+  it('does not try again sooner than a Retry-After the error carries, even wrapped', async () => {
+    const { hooks } = recordingHooks();
+    const tries: number[] = [];
+    const rateLimited = new ScimError({
+      status: 429,
+      operation: 'GET /Users/x',
+      retryAfterMs: 120,
+    });
+    const queue = new WorkQueue(
+      () => {
+        tries.push(performance.now());
+        if (tries.length === 1) return Promise.reject(rateLimited);
+        if (tries.length === 2) {
+          return Promise.reject(new TransientError('gave up', { cause: rateLimited }));
+        }
+        return Promise.resolve();
+      },
+      hooks,
+      options,
+    );
+    await expect(queue.submit(userHint('u'))).resolves.toBe('applied');
+    const [first = 0, second = 0, third = 0] = tries;
+    // The queue's own backoff here is 1 to 2 ms; the server asked for 120.
+    expect(second - first).toBeGreaterThanOrEqual(115);
+    expect(third - second).toBeGreaterThanOrEqual(115);
+  });
+
   it('parks a permanent failure with its reason, and keeps going with the others', async () => {
     const { hooks, parked } = recordingHooks();
     const queue = new WorkQueue(
