@@ -267,6 +267,8 @@ export class SyncEngine {
    * events happen to come.
    */
   private twinMissing(kind: 'user' | 'group', scimId: string): void {
+    // A full reconcile running now puts back whatever is missing: nothing more to conclude.
+    if (this.running !== undefined) return;
     const now = Date.now();
     this.missing = [...this.missing.filter((at) => now - at < LOST_WINDOW_MS), now];
     this.options.logger.warn(
