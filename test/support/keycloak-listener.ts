@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { keycloakCacheDir } from './keycloak-distribution.js';
+import { REPO_ROOT } from './repo-paths.js';
 
 /** The id a realm lists in its `eventsListeners` to have its events published to RabbitMQ. */
 export const LISTENER_PROVIDER_ID = 'keycloak-to-rabbitmq';
@@ -18,7 +19,13 @@ export const LISTENER_RELEASE_URL = `https://github.com/aznamier/keycloak-event-
  * The copy built from the upstream tag for machines that cannot download GitHub release files.
  * It is not byte-identical to the release jar, so neither is pinned by checksum by default.
  */
-export const VENDORED_LISTENER_JAR = `/work/shared/vendor/keycloak-to-rabbit/${LISTENER_JAR_NAME}`;
+export const VENDORED_LISTENER_JAR = join(
+  REPO_ROOT,
+  'test',
+  'vendor',
+  'keycloak-to-rabbit',
+  LISTENER_JAR_NAME,
+);
 
 /** A listener jar on disk, and which of the sources in {@link resolveListenerJar} gave it. */
 export interface ListenerJar {
