@@ -131,7 +131,6 @@ export class Sweep {
 
   private async runSlice(): Promise<SliceReport> {
     const { store } = this.deps;
-    let discovered = 0;
     const cursor = this.cursor();
     const links = store.linkCounts();
     const userIds = this.nextAround(cursor.user, share(links.users, this.slices), (after, n) =>
@@ -149,7 +148,40 @@ export class Sweep {
     const work: Promise<Outcome>[] = [];
     for (const id of userIds) work.push(this.deps.submit(userHint(id)));
     for (const id of groupIds) work.push(this.deps.submit(groupHint(id, false, true)));
+    const discovery = await this.discover(cursor, links.users, work).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    // Every hint is applied or parked before the cursor moves past it; a failed read still
+    // waits for the hints already handed over, so none is left unheard.
+    const settled = await Promise.allSettled(work);
+    if ('error' in discovery) throw discovery.error;
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const { discovered, seen, window } = discovery.value;
+    const wrapped = seen < window;
+    this.watchRemovals(userIds.map((id) => store.user(id) === undefined));
+    this.watchRemovals(groupIds.map((id) => store.group(id) === undefined));
+    this.save({
+      user: userIds.at(-1) ?? cursor.user,
+      group: groupIds.at(-1) ?? cursor.group,
+      position: wrapped ? 0 : cursor.position + seen,
+      passLength: wrapped ? cursor.position + seen : cursor.passLength,
+    });
+    return { users: userIds.length, groups: groupIds.length, discovered, wrapped };
+  }
 
+  /**
+   * Hands over hints for what Keycloak has and the relay does not map, into `work`: the groups
+   * at the start of each pass, and the next window of the user listing.
+   */
+  private async discover(
+    cursor: Cursor,
+    mappedUsers: number,
+    work: Promise<Outcome>[],
+  ): Promise<{ discovered: number; seen: number; window: number }> {
+    const { store } = this.deps;
+    let discovered = 0;
     // Keycloak's groups at the start of each pass, and its own user listing, for what the
     // relay does not map. A pass a little longer than the last one (or the id map, before the
     // first) is cut in as many windows as there are slices, so that it ends within the interval.
@@ -161,7 +193,7 @@ export class Sweep {
       }
     }
     const window =
-      share(Math.ceil(Math.max(cursor.passLength, links.users, 1) * 1.1), this.slices) + 1;
+      share(Math.ceil(Math.max(cursor.passLength, mappedUsers, 1) * 1.1), this.slices) + 1;
     let seen = 0;
     // Keycloak lists by username: a user added or removed before the window shifts it by one,
     // which the next pass makes up for.
@@ -173,18 +205,7 @@ export class Sweep {
       }
       if (seen >= window) break;
     }
-    const wrapped = seen < window;
-    // Every hint is applied or parked before the cursor moves past it.
-    await Promise.all(work);
-    this.watchRemovals(userIds.map((id) => store.user(id) === undefined));
-    this.watchRemovals(groupIds.map((id) => store.group(id) === undefined));
-    this.save({
-      user: userIds.at(-1) ?? cursor.user,
-      group: groupIds.at(-1) ?? cursor.group,
-      position: wrapped ? 0 : cursor.position + seen,
-      passLength: wrapped ? cursor.position + seen : cursor.passLength,
-    });
-    return { users: userIds.length, groups: groupIds.length, discovered, wrapped };
+    return { discovered, seen, window };
   }
 
   private watchRemovals(removed: readonly boolean[]): void {

@@ -158,6 +158,40 @@ describe('the periodic verification, in slices', () => {
     expect(left.length).toBeGreaterThanOrEqual(5);
   });
 
+  it('keeps its place when Keycloak fails mid-slice, and waits for the hints it handed over', async () => {
+    await provisioned();
+    const failing = new Sweep(
+      {
+        store: relay.store,
+        keycloak: {
+          groups: () => realm.groups(),
+          // The emptiness check passes; the window read fails.
+          users: (from?: number) =>
+            (from ?? 0) === 0 && submitted.length === 0
+              ? realm.users(0)
+              : (async function* () {
+                  await Promise.resolve();
+                  yield* [];
+                  throw new Error('Keycloak went away');
+                })(),
+        },
+        submit: (hint) => {
+          submitted.push(hint);
+          return relay.engine.submit(hint);
+        },
+      },
+      {
+        intervalMs: SLICES * 60_000,
+        sliceMs: 60_000,
+        logger: createLogger({ level: 'silent', secrets: [] }),
+      },
+    );
+    const cursorBefore = relay.store.checkpoint('sweep.cursor');
+    await expect(failing.slice()).rejects.toThrow('Keycloak went away');
+    expect(submitted.length).toBeGreaterThan(0);
+    expect(relay.store.checkpoint('sweep.cursor')).toBe(cursorBefore);
+  });
+
   it('marks what it verified, so the oldest verification is younger than one interval', async () => {
     await provisioned();
     const before = relay.store.oldestVerified() ?? 0;
