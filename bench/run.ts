@@ -1,19 +1,32 @@
 /**
  * `npm run bench`: how fast a Keycloak change reaches the SCIM server, in poll and AMQP mode,
- * and how many events per second the relay sustains. Runs a real Keycloak (the e2e stack), a
- * real RabbitMQ and the project's SCIM server on this machine; prints a JSON report.
+ * and how many events per second the relay sustains for user creates, user updates and
+ * membership changes, with what each event costs in Keycloak reads, SCIM reads and SCIM writes.
+ * Runs a real Keycloak (the e2e stack), a real RabbitMQ, the relay in this process and the
+ * project's SCIM server in a process of its own; prints a JSON report.
+ *
+ * BENCH_SAMPLES (60) latency samples per mode, BENCH_BURST (500) events per kind,
+ * BENCH_GROUPS (10) groups the members join, BENCH_CONCURRENCY and BENCH_PREFETCH the relay's
+ * CONCURRENCY and AMQP_PREFETCH (its defaults when unset), BENCH_POLL_INTERVAL_MS (1000).
  */
 import { connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { ScimServerControl } from '../src/scim-server/control-client.js';
+import { loadavg } from 'node:os';
+import type { ScimServerControl } from '../src/scim-server/control-client.js';
 import { listenerUserEvent } from '../test/support/amqp-fixtures.js';
-import { mapWithConcurrency } from '../test/support/concurrency.js';
-import { startRelayHarness, type RelayHarness } from '../test/support/relay-harness.js';
+import type { TestRealm } from '../test/support/test-realm.js';
 import { startTestStack } from '../test/support/test-stack.js';
+import { startBenchRelay } from './bench-relay.js';
+import { KeycloakRequestCounter } from './request-counts.js';
+import { startScimServerProcess } from './scim-server-process.js';
+import { createsBurst, membershipsBurst, updatesBurst, type BurstContext } from './throughput.js';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 60);
 const BURST = Number(process.env.BENCH_BURST ?? 500);
+const GROUPS = Number(process.env.BENCH_GROUPS ?? 10);
 const POLL_INTERVAL_MS = process.env.BENCH_POLL_INTERVAL_MS ?? '1000';
+const CONCURRENCY = process.env.BENCH_CONCURRENCY;
+const PREFETCH = process.env.BENCH_PREFETCH;
 
 const say = (line: string): void => {
   console.error(`[bench] ${line}`);
@@ -51,18 +64,19 @@ async function scimWriteTime(control: ScimServerControl, userName: string, since
 
 /** Change-to-write latency: create a user in Keycloak, time until the SCIM POST arrives. */
 async function latencies(
-  harness: RelayHarness,
+  realm: TestRealm,
+  control: ScimServerControl,
   mode: string,
   publish?: (userId: string) => void,
 ): Promise<number[]> {
   const result: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const userName = `${mode}-lat-${i}`;
-    const since = (await harness.control.requests()).at(-1)?.seq ?? 0;
+    const since = (await control.requests()).at(-1)?.seq ?? 0;
     const before = Date.now();
-    const { id } = await harness.realm.admin.users.create({ username: userName, enabled: true });
+    const { id } = await realm.admin.users.create({ username: userName, enabled: true });
     publish?.(id);
-    const at = await scimWriteTime(harness.control, userName, since);
+    const at = await scimWriteTime(control, userName, since);
     result.push(at - before);
     // Spread samples across the poll interval, so poll-mode figures are not phase-locked.
     await new Promise((resolve) => setTimeout(resolve, 37 + (i % 7) * 53));
@@ -72,20 +86,28 @@ async function latencies(
 
 async function main(): Promise<void> {
   const stack = await startTestStack(process.env, say);
+  const scim = await startScimServerProcess(`bench-${randomUUID()}`);
+  const keycloak = new KeycloakRequestCounter(new URL(stack.facts.keycloakUrl).origin);
   const report: Record<string, unknown> = {
     keycloak: stack.facts.keycloakVersion,
+    scimServer: 'separate process',
     samples: SAMPLES,
     burst: BURST,
+  };
+  const concurrencyEnv: Record<string, string> = {
+    ...(CONCURRENCY === undefined ? {} : { CONCURRENCY }),
+    ...(PREFETCH === undefined ? {} : { AMQP_PREFETCH: PREFETCH }),
   };
   try {
     // Poll mode.
     say(`poll mode: ${SAMPLES} changes, POLL_INTERVAL_MS=${POLL_INTERVAL_MS}`);
-    const poll = await startRelayHarness(stack.facts, {
+    const poll = await startBenchRelay(stack.facts, scim, {
       prefix: 'bench-poll',
-      env: { SOURCE: 'poll', POLL_INTERVAL_MS, LOG_LEVEL: 'warn' },
+      env: { SOURCE: 'poll', POLL_INTERVAL_MS, ...concurrencyEnv },
     });
-    report.pollLatencyMs = summary(await latencies(poll, 'poll'));
+    report.pollLatencyMs = summary(await latencies(poll.realm, scim.control, 'poll'));
     await poll.close();
+    await scim.control.reset();
 
     // AMQP mode: the message is published the moment the admin call returns, as the listener
     // (which publishes synchronously inside Keycloak's event pipeline) would.
@@ -96,55 +118,54 @@ async function main(): Promise<void> {
     const connection = await connect(stack.facts.amqpUrl);
     const channel = await connection.createChannel();
     await channel.assertExchange(exchange, 'topic', { durable: false });
-    const amqp = await startRelayHarness(stack.facts, {
+    const amqp = await startBenchRelay(stack.facts, scim, {
       prefix: 'bench-amqp',
       env: {
         SOURCE: 'amqp',
         AMQP_URL: stack.facts.amqpUrl,
         AMQP_EXCHANGE: exchange,
         AMQP_QUEUE: queue,
-        LOG_LEVEL: 'warn',
-        CONCURRENCY: '8',
+        // The bench makes its changes in Keycloak and publishes their events itself, later: the
+        // backstop would find them in the realm's stored events first and apply them early.
+        BACKSTOP_INTERVAL_MS: '0',
+        ...concurrencyEnv,
       },
     });
     const publish = (userId: string): void => {
       const { routingKey, body } = listenerUserEvent(amqp.realm.name, userId, 'CREATE');
       channel.publish(exchange, routingKey, body);
     };
-    report.amqpLatencyMs = summary(await latencies(amqp, 'amqp', publish));
+    report.amqpLatencyMs = summary(await latencies(amqp.realm, scim.control, 'amqp', publish));
 
-    // Sustained rate: a burst of events for users that exist in Keycloak but not yet in SCIM.
-    say(`sustained: ${BURST} events in one burst`);
-    const ids = await mapWithConcurrency(
-      Array.from({ length: BURST }, (_, i) => i),
-      8,
-      async (i) =>
-        (await amqp.realm.admin.users.create({ username: `burst-${i}`, enabled: true })).id,
-    );
-    // Those creates published nothing; start the clock with the burst itself.
-    const before = (await amqp.control.state()).users.length;
-    const started = performance.now();
-    for (const id of ids) publish(id);
-    for (;;) {
-      const now = (await amqp.control.state()).users.length;
-      if (now - before >= BURST) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const seconds = (performance.now() - started) / 1000;
+    // Sustained rate, per kind: a burst of events for changes already made in Keycloak.
+    const context: BurstContext = {
+      realm: amqp.realm,
+      channel,
+      exchange,
+      keycloak,
+      control: scim.control,
+      say,
+    };
+    const creates = await createsBurst(context, BURST);
+    const updates = await updatesBurst(context, creates.ids);
+    const memberships = await membershipsBurst(context, creates.ids, GROUPS);
     report.sustained = {
-      events: BURST,
-      seconds: Number(seconds.toFixed(2)),
-      eventsPerSecond: Math.round(BURST / seconds),
-      concurrency: 8,
-      rssMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+      concurrency: amqp.relay.config.sync.concurrency,
+      prefetch: amqp.relay.config.amqp.prefetch,
+      loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
+      creates: creates.result,
+      updates,
+      memberships,
+      relayRssMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
     };
     await amqp.close();
-    await amqp.realm.delete().catch(() => undefined);
     await channel.deleteQueue(queue);
     await channel.deleteQueue(`${queue}.dead-letter`);
     await channel.deleteExchange(exchange);
     await connection.close();
   } finally {
+    keycloak.close();
+    await scim.stop();
     await stack.stop();
   }
   console.log(JSON.stringify(report, null, 2));
