@@ -1,16 +1,9 @@
 #!/usr/bin/env node
-import { createRelay } from './app/relay.js';
 import { RESYNC_USAGE, resyncCommand } from './app/resync-command.js';
 import { formatChecks, runChecks } from './app/check.js';
-import {
-  exitOnConfigError,
-  loadConfig,
-  redactConfig,
-  secretValues,
-  type Config,
-} from './config.js';
+import { runCommand } from './app/run-command.js';
+import { exitOnConfigError, loadConfig, type Config } from './config.js';
 import { describeError } from './errors.js';
-import { createLogger } from './logger.js';
 
 const USAGE = `Usage: keycloak-scim-relay <command> [--config FILE]
 
@@ -84,7 +77,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'check':
       return check(config);
     case 'run':
-      return run(config);
+      return runCommand(config);
     case 'resync':
       return resyncCommand(line.rest, config);
     default:
@@ -98,51 +91,6 @@ async function check(config: Config): Promise<number> {
   const results = await runChecks(config);
   console.log(formatChecks(results));
   return results.every((r) => r.ok) ? 0 : 1;
-}
-
-async function run(config: Config): Promise<number> {
-  const logger = createLogger({ level: config.log.level, secrets: secretValues(config) });
-  logger.info({ config: redactConfig(config) }, 'keycloak-scim-relay starting');
-  const relay = await createRelay(config, logger);
-
-  // Resolves once a signal has asked to stop and the relay has finished its work in flight.
-  let stopRequested = false as boolean;
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      if (stopRequested) return;
-      stopRequested = true;
-      logger.info({ signal }, 'stopping: finishing the work in flight');
-      relay.stop().then(resolve, (error: unknown) => {
-        logger.error({ error: describeError(error) }, 'unclean stop');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => {
-      stop('SIGTERM');
-    });
-    process.once('SIGINT', () => {
-      stop('SIGINT');
-    });
-  });
-
-  try {
-    await relay.start();
-  } catch (error) {
-    // A signal during the start (the first full reconcile can be long) is an orderly stop: the
-    // start fails because the stop cut its work short, and the next start does that work again.
-    if (stopRequested) {
-      await stopped;
-      return 0;
-    }
-    logger.fatal({ error: describeError(error) }, `cannot start: ${describeError(error)}`);
-    await relay.stop();
-    return 1;
-  }
-  await stopped;
-  // Everything is closed; should a stray handle still hold the event loop, it must not hold
-  // the process past its stop bound.
-  setTimeout(() => process.exit(0), 1_000).unref();
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { parkKey, type Hint } from '../domain/hint.js';
 import { describeError } from '../errors.js';
 import { startHttpServer, type RunningHttpServer } from '../http/health-server.js';
-import { readinessFromProbes } from '../http/readiness.js';
+import { readinessFromProbes, type ReadinessCheck } from '../http/readiness.js';
 import type { KeycloakReader } from '../keycloak/keycloak-reader.js';
 import type { Logger } from '../logger.js';
 import { RelayMetrics } from '../metrics/relay-metrics.js';
@@ -39,6 +39,8 @@ export interface Relay {
   readonly metrics: RelayMetrics;
   /** The health and metrics endpoint's port once started; undefined when switched off. */
   readonly httpPort: number | undefined;
+  /** What `/readyz` reports for this relay. */
+  readonly readiness: ReadinessCheck;
   /** Starts the event source and the background sweeps. */
   start(): Promise<void>;
   /** Runs a full reconcile now (the background one runs every RESYNC_INTERVAL_MS). */
@@ -50,6 +52,20 @@ export interface Relay {
    * closes every connection, within `timeoutMs`.
    */
   stop(timeoutMs?: number): Promise<void>;
+  /**
+   * Stops every SCIM write at once, in flight or to come, and the queue's work: this replica
+   * lost the leader lock. `stop` then closes the rest; unfinished work is redone by the leader.
+   */
+  fence(): void;
+}
+
+/** What a caller may provide instead of the relay making its own. */
+export interface RelayParts {
+  /** The state store; by default the embedded SQLite store in STATE_DIR. */
+  readonly store?: StateStore;
+  readonly metrics?: RelayMetrics;
+  /** Whether `start` serves health and metrics (a replica serves them itself, standby too). */
+  readonly serveHttp?: boolean;
 }
 
 /** How often parked work is tried again; a fix on either side then heals it by itself. */
@@ -63,9 +79,13 @@ const BACKSTOP_SETTLE_MS = 5_000;
 /** What a stop keeps for closing connections after the work in flight was cut short. */
 const STOP_MARGIN_MS = 3_000;
 
-export async function createRelay(config: Config, logger: Logger): Promise<Relay> {
-  const metrics = new RelayMetrics();
-  const store = StateStore.open(config.state.dir);
+export async function createRelay(
+  config: Config,
+  logger: Logger,
+  parts: RelayParts = {},
+): Promise<Relay> {
+  const metrics = parts.metrics ?? new RelayMetrics();
+  const store = parts.store ?? StateStore.open(config.state.dir);
   const scim = scimClientFrom(config, { logger, ...scimClientMetricsHooks(metrics) });
   const keycloak = await keycloakReaderFrom(config);
   const engine = new SyncEngine(
@@ -249,6 +269,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
         },
         realm,
         crashGuard: guard,
+        durable: () => store.durable(),
       },
       {
         ...amqpSourceMetricsHooks(metrics),
@@ -297,10 +318,15 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     get httpPort() {
       return http?.port;
     },
+    readiness,
+    fence() {
+      scim.abort();
+      void engine.queue.close();
+    },
     submit,
     async start() {
       // Liveness first: an orchestrator sees the process alive while it connects.
-      if (config.http.port !== 0) {
+      if (config.http.port !== 0 && parts.serveHttp !== false) {
         http = await startHttpServer({
           host: config.http.host,
           port: config.http.port,
@@ -367,7 +393,7 @@ export async function createRelay(config: Config, logger: Logger): Promise<Relay
     }
     crashGuard?.end();
     await Promise.allSettled([scim.close(), keycloak.close(), http?.close()]);
-    store.close();
+    await store.close();
     logger.info('relay stopped');
   }
 }

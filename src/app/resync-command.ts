@@ -9,7 +9,6 @@ import {
 } from '../domain/resync-plan.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { StateStore } from '../state/state-store.js';
 import { Reconciler } from '../sync/reconciler.js';
 import {
   resync,
@@ -19,6 +18,7 @@ import {
   type ResyncReport,
   type ResyncRunOptions,
 } from '../sync/resync.js';
+import { openCommandState, type CommandState } from './command-state.js';
 import { keycloakReaderFrom, provisionScopeOf, scimClientFrom } from './clients.js';
 import { reconcilerView } from './keycloak-adapter.js';
 
@@ -190,7 +190,14 @@ export async function resyncCommand(
     secrets: secretValues(config),
     destination: pino.destination({ dest: 2, sync: true }),
   });
-  const store = StateStore.open(config.state.dir);
+  let state: CommandState;
+  try {
+    state = await openCommandState(config, { readOnly: command.dryRun, logger });
+  } catch (error) {
+    output.err(`resync cannot open the relay's state: ${describeError(error)}`);
+    return 1;
+  }
+  const store = state.store;
   const scim = scimClientFrom(
     config,
     { logger },
@@ -213,7 +220,7 @@ export async function resyncCommand(
     return 1;
   } finally {
     await scim.close();
-    store.close();
+    await state.close();
   }
 }
 

@@ -14,6 +14,7 @@ import {
   httpUrl,
   oneOf,
   pemFile,
+  postgresUrl,
   periodOrOff,
   queueName,
   secretText,
@@ -243,6 +244,16 @@ export const settings = defineSettings({
       directoryPath(),
       './state',
       'Directory where the relay keeps its id map, checkpoints and parked work',
+    ),
+    /**
+     * PostgreSQL URL for state shared by replicas; they elect one leader. Default: none (the
+     * embedded SQLite store in `STATE_DIR`). Secret: may embed a password.
+     */
+    url: optional(
+      'STATE_URL',
+      postgresUrl(),
+      'PostgreSQL URL for state shared by several replicas, which then elect one leader (instead of SQLite in `STATE_DIR`)',
+      secret,
     ),
   },
   mapping: {

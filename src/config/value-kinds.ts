@@ -178,6 +178,22 @@ export function amqpUrl(): ValueKind<string> {
   };
 }
 
+/** A PostgreSQL connection URL, as node-postgres reads it (libpq's URI form). */
+export function postgresUrl(): ValueKind<string> {
+  return {
+    expected: 'a postgres:// or postgresql:// URL such as postgres://relay:pass@db:5432/relay',
+    schema: z
+      .string(notText)
+      .trim()
+      .min(1, 'is empty')
+      .refine((value) => {
+        if (!URL.canParse(value)) return false;
+        const url = new URL(value);
+        return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+      }, 'is not a postgres:// or postgresql:// URL'),
+  };
+}
+
 /** A name for a RabbitMQ queue: the broker reserves the `amq.` prefix and caps names at 255. */
 export function queueName(): ValueKind<string> {
   return {

@@ -96,6 +96,13 @@ export class RelayMetrics implements MetricsSource {
       labelNames: [],
     }),
   );
+  readonly #leader = this.#registry.register(
+    new Gauge({
+      name: 'scim_relay_is_leader',
+      help: 'Whether this replica is the leader (1), the only one that consumes events and writes; 0 on a standby. A relay on SQLite state is always its own leader.',
+      labelNames: [],
+    }),
+  );
   /** When the oldest verification happened (epoch ms); read at each rendering. */
   #oldestVerified: () => number | undefined = () => undefined;
   readonly #deadLettered = this.#registry.register(
@@ -163,6 +170,12 @@ export class RelayMetrics implements MetricsSource {
     this.#scimLost.init({});
     this.#setAside.init({});
     this.#parked.set({}, 0);
+    this.#leader.set({}, 1);
+  }
+
+  /** This replica became the leader, or stands by. */
+  setLeader(leader: boolean): void {
+    this.#leader.set({}, leader ? 1 : 0);
   }
 
   /** One message or polled event arrived. */

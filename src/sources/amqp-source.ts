@@ -60,6 +60,8 @@ export interface AmqpSourceDeps {
   readonly realm?: RealmIdentity | undefined;
   /** Detects a message that keeps killing the relay, from the relay's own records. */
   readonly crashGuard?: CrashGuard | undefined;
+  /** Resolves once what the work kept is durable (the state store's replication caught up). */
+  readonly durable?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -221,6 +223,9 @@ export class AmqpSource {
         return;
       }
     }
+    // What the work kept (id maps, parked hints) must survive this replica before the message
+    // leaves the queue; a store replicated to PostgreSQL may still hold it only locally.
+    await this.deps.durable?.();
     ackIfOpen(channel, message, this.channel);
     if (guard?.afterMessage() === true) {
       await channel.prefetch(this.options.prefetch).catch(() => undefined);

@@ -1,7 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Hint } from '../domain/hint.js';
+import { migrateSqlite } from './sqlite-schema.js';
+import { StateDirLock } from './state-dir-lock.js';
 
 /** What the relay knows about a user it manages. */
 export interface UserRecord {
@@ -38,16 +40,20 @@ export interface ParkedItem {
  * write that depends on it), and a single file an operator can inspect with `sqlite3`.
  */
 export class StateStore {
-  private readonly db: Database.Database;
+  protected readonly db: Database.Database;
   private readonly statements;
+  private readonly lock: StateDirLock | undefined;
 
-  private constructor(db: Database.Database) {
+  protected constructor(db: Database.Database, lock?: StateDirLock) {
     this.db = db;
-    db.pragma('journal_mode = WAL');
-    // FULL: a checkpoint that was reported written survives a power cut.
-    db.pragma('synchronous = FULL');
+    this.lock = lock;
+    if (!db.readonly) {
+      db.pragma('journal_mode = WAL');
+      // FULL: a checkpoint that was reported written survives a power cut.
+      db.pragma('synchronous = FULL');
+    }
     db.pragma('busy_timeout = 5000');
-    migrate(db);
+    migrateSqlite(db);
     this.statements = {
       getUser: db.prepare<[string], UserRow>('SELECT * FROM users WHERE keycloak_id = ?'),
       userByScimId: db.prepare<[string], UserRow>('SELECT * FROM users WHERE scim_id = ?'),
@@ -154,11 +160,38 @@ export class StateStore {
     };
   }
 
-  /** Opens (creating when needed) `relay.sqlite` in `stateDir`; `:memory:` for unit tests. */
-  static open(stateDir: string): StateStore {
+  /**
+   * Opens (creating when needed) `relay.sqlite` in `stateDir`; `:memory:` for unit tests. One
+   * process at a time may open a directory to write: a second relay (or a `resync`) on the same
+   * STATE_DIR is refused, as two writers would race on the same entities. `readOnly` opens it
+   * beside a running relay, for a dry run.
+   */
+  static open(stateDir: string, options: { readonly readOnly?: boolean } = {}): StateStore {
     if (stateDir === ':memory:') return new StateStore(new Database(':memory:'));
+    const file = join(stateDir, 'relay.sqlite');
+    if (options.readOnly === true) {
+      if (!existsSync(file)) {
+        // Nothing was ever written: an empty store in memory reads the same.
+        return new StateStore(new Database(':memory:'));
+      }
+      return new StateStore(new Database(file, { readonly: true, fileMustExist: true }));
+    }
     mkdirSync(stateDir, { recursive: true });
-    return new StateStore(new Database(join(stateDir, 'relay.sqlite')));
+    const lock = StateDirLock.acquire(stateDir);
+    try {
+      return new StateStore(new Database(file), lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once every write made so far is durable. SQLite's are on disk as they return; a
+   * store that replicates elsewhere (PostgreSQL) waits for its replication.
+   */
+  durable(): Promise<void> {
+    return Promise.resolve();
   }
 
   user(keycloakId: string): UserRecord | undefined {
@@ -390,99 +423,12 @@ export class StateStore {
     return this.db.transaction(work)();
   }
 
-  close(): void {
+  /** Makes every write durable, then closes the store. */
+  close(): Promise<void> {
     this.db.close();
+    this.lock?.release();
+    return Promise.resolve();
   }
-}
-
-/**
- * The schema, one step per version. A database records its version (`PRAGMA user_version`);
- * opening it runs the steps it has not seen, each in a transaction, so an upgrade is either done
- * or not. Version 1 is the layout of the first release, created with IF NOT EXISTS so that
- * databases from before versioning start at it too.
- */
-const MIGRATIONS: readonly string[] = [
-  `
-CREATE TABLE IF NOT EXISTS users (
-  keycloak_id TEXT PRIMARY KEY,
-  scim_id     TEXT NOT NULL,
-  user_name   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS groups (
-  keycloak_id  TEXT PRIMARY KEY,
-  scim_id      TEXT NOT NULL,
-  display_name TEXT NOT NULL,
-  parent_id    TEXT
-);
-CREATE INDEX IF NOT EXISTS groups_by_parent ON groups (parent_id);
-CREATE TABLE IF NOT EXISTS checkpoints (
-  name       TEXT PRIMARY KEY,
-  value      TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS parked (
-  key             TEXT PRIMARY KEY,
-  hint            TEXT NOT NULL,
-  reason          TEXT NOT NULL,
-  attempts        INTEGER NOT NULL,
-  first_failed_at INTEGER NOT NULL,
-  last_failed_at  INTEGER NOT NULL
-);
-`,
-  // Version 2: one SCIM resource is one entity's (earlier versions could map two Keycloak ids
-  // to it; the newest mapping wins), and the members the relay knows each group has.
-  `
-DELETE FROM users WHERE rowid NOT IN (SELECT max(rowid) FROM users GROUP BY scim_id);
-CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id);
-DELETE FROM groups WHERE rowid NOT IN (SELECT max(rowid) FROM groups GROUP BY scim_id);
-CREATE UNIQUE INDEX groups_by_scim_id ON groups (scim_id);
-CREATE TABLE member_lists (
-  group_scim_id TEXT PRIMARY KEY
-);
-CREATE TABLE members (
-  group_scim_id TEXT NOT NULL,
-  user_scim_id  TEXT NOT NULL,
-  PRIMARY KEY (group_scim_id, user_scim_id)
-);
-CREATE INDEX members_by_user ON members (user_scim_id);
-`,
-  // Version 3: parked memberships get keys of their own (they shared their user's), and the
-  // group tree the relay saw, twins or not, so a deleted subtree is found whole.
-  `
-UPDATE parked SET key = 'membership:' || json_extract(hint, '$.userId') || ':' || json_extract(hint, '$.groupId')
-  WHERE json_extract(hint, '$.kind') = 'membership';
-CREATE TABLE group_tree (
-  keycloak_id TEXT PRIMARY KEY,
-  parent_id   TEXT
-);
-CREATE INDEX group_tree_by_parent ON group_tree (parent_id);
-INSERT INTO group_tree (keycloak_id, parent_id) SELECT keycloak_id, parent_id FROM groups;
-`,
-  // Version 4: when each mapped entity was last verified against its twin. Rows from before
-  // count from the upgrade: the sweep verifies them all within one interval.
-  `
-ALTER TABLE users ADD COLUMN verified_at INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE groups ADD COLUMN verified_at INTEGER NOT NULL DEFAULT 0;
-UPDATE users SET verified_at = CAST(unixepoch('subsec') * 1000 AS INTEGER);
-UPDATE groups SET verified_at = CAST(unixepoch('subsec') * 1000 AS INTEGER);
-`,
-];
-
-function migrate(db: Database.Database): void {
-  const current = Number(db.pragma('user_version', { simple: true }));
-  if (current > MIGRATIONS.length) {
-    throw new Error(
-      `the state database is from a newer relay (schema version ${current}, this relay knows ${MIGRATIONS.length}); run that version or start with a new STATE_DIR`,
-    );
-  }
-  MIGRATIONS.forEach((step, index) => {
-    const version = index + 1;
-    if (version <= current) return;
-    db.transaction(() => {
-      db.exec(step);
-      db.pragma(`user_version = ${version}`);
-    })();
-  });
 }
 
 interface UserRow {

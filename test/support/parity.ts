@@ -75,7 +75,7 @@ export function parityEngine(
     async close() {
       await engine.stop();
       await scim.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -44,6 +44,7 @@ describe('renderConfigBlock', () => {
       'KEYCLOAK_CLIENT_SECRET',
       'SCIM_TOKEN',
       'AMQP_URL',
+      'STATE_URL',
     ]);
   });
 

@@ -95,7 +95,7 @@ describe('defaults', () => {
         backstopIntervalMs: 30_000,
         caFile: undefined,
       },
-      state: { dir: resolve('./state') },
+      state: { dir: resolve('./state'), url: undefined },
       mapping: {
         usernameSource: 'username',
         groupNameSource: 'path',

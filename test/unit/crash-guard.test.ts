@@ -33,20 +33,20 @@ describe('CrashGuard', () => {
     expect(first.guard.careful).toBe(false);
     expect(first.guard.beforeMessage('m1')).toBeUndefined();
     first.guard.end();
-    first.store.close();
+    void first.store.close();
     expect(run(dir).guard.careful).toBe(false);
   });
 
   it('sets aside only the message in flight at every death, never the ones beside it', () => {
     const dir = stateDir();
     let current = run(dir);
-    current.store.close(); // dies during start: no message in flight
+    void current.store.close(); // dies during start: no message in flight
     // Each death: careful, one message at a time; the poison one is always the first taken.
     for (let death = 1; death <= 3; death += 1) {
       current = run(dir);
       expect(current.guard.careful).toBe(true);
       expect(current.guard.beforeMessage('poison')).toBeUndefined();
-      current.store.close(); // killed while handling it
+      void current.store.close(); // killed while handling it
     }
     current = run(dir);
     expect(current.guard.beforeMessage('poison')).toMatch(
@@ -63,17 +63,17 @@ describe('CrashGuard', () => {
   it('forgets a suspect that finished, so deaths must be in a row with it in flight', () => {
     const dir = stateDir();
     let current = run(dir);
-    current.store.close();
+    void current.store.close();
     for (let death = 1; death <= 5; death += 1) {
       current = run(dir);
       // A different message in flight at each death: none of them is the cause.
       expect(current.guard.beforeMessage(`m${death}`)).toBeUndefined();
-      current.store.close();
+      void current.store.close();
     }
     current = run(dir);
     expect(current.guard.beforeMessage('m5')).toBeUndefined();
     current.guard.afterMessage();
-    current.store.close();
+    void current.store.close();
     current = run(dir);
     expect(current.guard.beforeMessage('m5')).toBeUndefined();
   });
@@ -81,7 +81,7 @@ describe('CrashGuard', () => {
   it('trusts itself again after enough messages, or a clean stop', () => {
     const dir = stateDir();
     let current = run(dir);
-    current.store.close();
+    void current.store.close();
     current = run(dir);
     expect(current.guard.careful).toBe(true);
     let trusted = false;
@@ -91,12 +91,12 @@ describe('CrashGuard', () => {
     }
     expect(trusted).toBe(true);
     expect(current.guard.careful).toBe(false);
-    current.store.close();
+    void current.store.close();
     // Died later, trusted by then: the next run is careful again, counting from one.
     current = run(dir);
     expect(current.guard.careful).toBe(true);
     current.guard.end();
-    current.store.close();
+    void current.store.close();
     expect(run(dir).guard.careful).toBe(false);
   });
 });

@@ -32,6 +32,7 @@ describe('RelayMetrics', () => {
       'scim_relay_retries_total counter',
       'scim_relay_parked_items gauge',
       'scim_relay_oldest_unverified_age_seconds gauge',
+      'scim_relay_is_leader gauge',
       'scim_relay_dead_lettered_total counter',
       'scim_relay_last_sync_success_timestamp_seconds gauge',
       'scim_relay_scim_responses_total counter',
@@ -43,6 +44,7 @@ describe('RelayMetrics', () => {
     const helps = text.split('\n').filter((line) => line.startsWith('# HELP '));
     expect(helps).toHaveLength(types.length);
     const s = samples(text);
+    expect(s.get('scim_relay_is_leader')).toBe('1');
     for (const kind of ['admin', 'user', 'unknown']) {
       expect(s.get(`scim_relay_events_received_total{kind="${kind}"}`)).toBe('0');
     }

@@ -79,8 +79,8 @@ describe('PollSource and malformed stored events', () => {
       { onMalformed: (reason) => malformed.push(reason) },
     );
   });
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
   });
 
   const watermark = (stream: 'admin' | 'user'): number | undefined => {

@@ -1,65 +1,52 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { userHint } from '../../src/domain/hint.js';
 import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../src/state/state-store.js';
+import { REPO_ROOT } from '../support/repo-paths.js';
+import { stateStoreContract } from '../support/state-store-contract.js';
 
 const dirs: string[] = [];
-afterEach(() => {
+const newDir = (prefix = 'relay-state-'): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+const removeDirs = (): void => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+};
+
+/** The embedded store: one SQLite file per directory; reopening is opening the file again. */
+const storeDirs = new WeakMap<StateStore, string>();
+stateStoreContract('SQLite (STATE_DIR)', {
+  fresh() {
+    const dir = newDir();
+    const store = StateStore.open(dir);
+    storeDirs.set(store, dir);
+    return Promise.resolve(store);
+  },
+  async reopen(store) {
+    const dir = storeDirs.get(store);
+    if (dir === undefined) throw new Error('not a store of this suite');
+    await store.close();
+    const again = StateStore.open(dir);
+    storeDirs.set(again, dir);
+    return again;
+  },
+  cleanup() {
+    removeDirs();
+    return Promise.resolve();
+  },
 });
 
-describe('StateStore', () => {
-  it('keeps id maps, checkpoints and parked work across a reopen', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'relay-state-'));
-    dirs.push(dir);
-    const first = StateStore.open(dir);
-    first.putUser({ keycloakId: 'k1', scimId: 's1', userName: 'alice' });
-    first.putGroup({ keycloakId: 'g1', scimId: 'sg1', displayName: '/a', parentId: undefined });
-    first.putCheckpoint('poll.admin', '{"time":5}');
-    first.park('user:k2', userHint('k2'), 'no email');
-    first.park('user:k2', userHint('k2'), 'still no email');
-    first.close();
+describe('StateStore on SQLite', () => {
+  afterEach(removeDirs);
 
-    const second = StateStore.open(dir);
-    expect(second.user('k1')).toEqual({ keycloakId: 'k1', scimId: 's1', userName: 'alice' });
-    expect(second.group('g1')?.scimId).toBe('sg1');
-    expect(second.checkpoint('poll.admin')).toBe('{"time":5}');
-    expect(second.parked()).toMatchObject([
-      { key: 'user:k2', hint: userHint('k2'), reason: 'still no email', attempts: 2 },
-    ]);
-    second.unpark('user:k2');
-    expect(second.parkedCount()).toBe(0);
-    second.close();
-  });
-
-  it('lists a group’s known descendants deepest first, through groups without a twin too', () => {
-    const store = StateStore.open(':memory:');
-    const put = (id: string, parentId?: string) => {
-      store.putGroup({ keycloakId: id, scimId: `s-${id}`, displayName: id, parentId });
-    };
-    put('root');
-    put('a', 'root');
-    // No twin (its name was taken), but still where Keycloak has it.
-    store.putGroupNode('twinless', 'a');
-    put('a1', 'twinless');
-    put('b', 'root');
-    put('other');
-    const order = store.descendantsOf('root');
-    expect(new Set(order)).toEqual(new Set(['a', 'twinless', 'a1', 'b']));
-    expect(order.indexOf('a1')).toBeLessThan(order.indexOf('twinless'));
-    expect(order.indexOf('twinless')).toBeLessThan(order.indexOf('a'));
-    expect(store.groupNode('a1')).toEqual({ parentId: 'twinless' });
-    store.forgetGroupNode('twinless');
-    expect(store.groupNode('twinless')).toBeUndefined();
-    store.close();
-  });
-
-  it('migrates a database of the first release, keying parked memberships apart', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'relay-state-v1-'));
-    dirs.push(dir);
+  it('migrates a database of the first release, keying parked memberships apart', async () => {
+    const dir = newDir('relay-state-v1-');
     const old = new Database(join(dir, 'relay.sqlite'));
     old.exec(`
       CREATE TABLE users (keycloak_id TEXT PRIMARY KEY, scim_id TEXT NOT NULL, user_name TEXT NOT NULL);
@@ -81,48 +68,52 @@ describe('StateStore', () => {
     expect(store.descendantsOf('g1')).toEqual(['g2']);
     expect(store.parked().map((p) => p.key)).toEqual(['membership:k3:g1']);
     expect(store.knownMembers('sg1')).toBeUndefined();
-    store.close();
+    await store.close();
   });
 
-  it('walks the id map in id order from a cursor, and keeps when each entity was verified', () => {
-    const store = StateStore.open(':memory:');
-    for (const id of ['u3', 'u1', 'u2']) {
-      store.putUser({ keycloakId: id, scimId: `s-${id}`, userName: id });
-    }
-    expect(store.usersAfter('', 2)).toEqual(['u1', 'u2']);
-    expect(store.usersAfter('u2', 2)).toEqual(['u3']);
-    expect(store.groupsAfter('', 5)).toEqual([]);
-    store.markAllVerified(1_000);
-    store.markVerified('user', 'u1', 500);
-    // A verification never moves back in time.
-    expect(store.oldestVerified()).toBeGreaterThan(1_000);
-    store.close();
+  it('refuses a second writer on one STATE_DIR, naming the directory, and lets a reader in', async () => {
+    const dir = newDir();
+    const first = StateStore.open(dir);
+    first.putUser({ keycloakId: 'k1', scimId: 's1', userName: 'ada' });
+    expect(() => StateStore.open(dir)).toThrow(
+      new RegExp(`STATE_DIR ${dir} is in use by another relay process \\(pid ${process.pid}\\)`),
+    );
+    const reader = StateStore.open(dir, { readOnly: true });
+    expect(reader.user('k1')?.scimId).toBe('s1');
+    expect(() => {
+      reader.putUser({ keycloakId: 'k2', scimId: 's2', userName: 'bob' });
+    }).toThrow(/readonly/);
+    await reader.close();
+    await first.close();
+    const next = StateStore.open(dir);
+    expect(next.user('k1')?.scimId).toBe('s1');
+    await next.close();
   });
 
-  it('finds a user’s parked memberships by their key, and only those', () => {
-    const store = StateStore.open(':memory:');
-    store.park('membership:u1:g1', { kind: 'membership', userId: 'u1', groupId: 'g1' }, 'r');
-    store.park('membership:u1:g2', { kind: 'membership', userId: 'u1', groupId: 'g2' }, 'r');
-    store.park('membership:u10:g1', { kind: 'membership', userId: 'u10', groupId: 'g1' }, 'r');
-    store.park('user:u1', { kind: 'user', userId: 'u1' }, 'r');
-    expect(
-      store
-        .parkedStartingWith('membership:u1:')
-        .map((p) => p.key)
-        .sort(),
-    ).toEqual(['membership:u1:g1', 'membership:u1:g2']);
-    store.close();
+  it('is free again once the process holding it is killed with SIGKILL', async () => {
+    const dir = newDir();
+    const holder = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { StateStore } = await import(${JSON.stringify(join(REPO_ROOT, 'src/state/state-store.ts'))});
+         StateStore.open(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`,
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await once(holder.stdout, 'data');
+    expect(() => StateStore.open(dir)).toThrow(new RegExp(`pid ${holder.pid}`));
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    const store = StateStore.open(dir);
+    await store.close();
   });
 
-  it('rolls back a failed transaction as a whole', () => {
-    const store = StateStore.open(':memory:');
-    expect(() =>
-      store.transaction(() => {
-        store.putUser({ keycloakId: 'k', scimId: 's', userName: 'u' });
-        throw new Error('boom');
-      }),
-    ).toThrow('boom');
-    expect(store.user('k')).toBeUndefined();
-    store.close();
+  it('opens a directory never written, for a dry run, as an empty store', async () => {
+    const store = StateStore.open(join(newDir(), 'never'), { readOnly: true });
+    expect(store.users()).toEqual([]);
+    await store.close();
   });
 });
