@@ -1,256 +1,207 @@
 /**
- * `npm run bench:resync`: cost of a full resync against a real Keycloak and the project's SCIM
- * server. Seeds a realm (BENCH_USERS users, BENCH_GROUPS nested groups, BENCH_MEMBERSHIPS_PER_USER
- * memberships each) by partial import, then measures a cold resync (everything created), a warm
- * one (no drift), and the floor: only listing Keycloak, plus only writing the same objects to a
- * fresh SCIM server at the same concurrency. Prints a JSON report.
+ * `npm run bench:resync -- --users 100000 --groups 10000 --memberships 500000`: the cost of a
+ * full resync of a large realm against a real Keycloak (on PostgreSQL) and the project's SCIM
+ * server, each in a process of its own.
  *
- * RSS is the whole process's, which also hosts the SCIM server and its data; the heap figures
- * are sampled the same way.
+ * The relay runs as the real CLI (`resync`, then `run`) in a child process, so its RSS is its
+ * own: sampled from /proc with the kernel's high-water mark. Measured, in one run: a cold resync
+ * (everything created), a warm one (no drift: must write nothing), the floor (the same Keycloak
+ * listing with the relay's reader, plus the cold run's writes made again on an empty SCIM server
+ * with the relay's client, no reads or checks), and `run` idle after them (steady-state RSS).
+ *
+ * The seeded realm is cached as a PostgreSQL database per shape (see keycloak-cache.ts): only
+ * the first run of a shape seeds. Prints progress to stderr and a JSON report to stdout.
  */
-import type GroupRepresentation from '@keycloak/keycloak-admin-client/lib/defs/groupRepresentation.js';
-import { resyncRunOptions, parseResyncArgs } from '../src/app/resync-command.js';
-import { ScimClient } from '../src/scim/scim-client.js';
-import { startScimServer } from '../src/scim-server/server.js';
-import { ScimServerControl } from '../src/scim-server/control-client.js';
-import { forEachConcurrently } from '../src/sync/resync-pool.js';
-import { resync, type ResyncReport } from '../src/sync/resync.js';
-import { startRelayHarness, type RelayHarness } from '../test/support/relay-harness.js';
-import { startTestStack } from '../test/support/test-stack.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.js';
+import { freePort } from '../test/support/free-port.js';
+import { RELAY_CLIENT_ID } from '../test/support/realm-template.js';
+import { startCachedKeycloak } from './resync-keycloak.js';
+import { listKeycloak, writeScim } from './resync-floor.js';
+import { idleRun, resyncOnce } from './resync-relay.js';
+import {
+  BENCH_REALM,
+  BENCH_RELAY_SECRET,
+  seedBenchRealm,
+  seedKey,
+  type SeedShape,
+} from './resync-seed.js';
+import { buildRelay } from './resync-child.js';
+import { startScimServerProcess } from './resync-scim.js';
 
-const USERS = Number(process.env.BENCH_USERS ?? 10_000);
-const GROUPS_TOP = 40;
-const GROUPS_MID = 4;
-const GROUPS_LEAF = 5;
-const MEMBERSHIPS_PER_USER = Number(process.env.BENCH_MEMBERSHIPS_PER_USER ?? 5);
-const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '8';
-const IMPORT_BATCH = 500;
+const USAGE = `Usage: npm run bench:resync -- [options]
+
+  --users N          Keycloak users (default BENCH_USERS, else 10000)
+  --groups N         groups, in a forest 9 wide (default BENCH_GROUPS, else users / 10)
+  --memberships N    direct memberships in all (default BENCH_MEMBERSHIPS, else users * 5)
+  --concurrency N    the resync's --concurrency (default BENCH_CONCURRENCY, else 8)
+  --idle-seconds N   how long to watch \`run\` idle after the resyncs (default 60; 0: skip)
+  --reseed           seed again instead of starting from the cached database
+  --seed-only        seed (or find) the cached database and stop
+  --no-warm-up       skip the listing that warms Keycloak's caches before the cold run`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string' },
+      groups: { type: 'string' },
+      memberships: { type: 'string' },
+      concurrency: { type: 'string' },
+      'idle-seconds': { type: 'string' },
+      reseed: { type: 'boolean', default: false },
+      'no-warm-up': { type: 'boolean', default: false },
+      'seed-only': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const whole = (flag: string, text: string | undefined, fallback: number): number => {
+    if (text === undefined || text === '') return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`--${flag}: "${text}" is not a whole number`);
+    return n;
+  };
+  const env = process.env;
+  const users = whole('users', values.users ?? env.BENCH_USERS, 10_000);
+  return {
+    help: values.help,
+    shape: {
+      users,
+      groups: Math.max(
+        1,
+        whole('groups', values.groups ?? env.BENCH_GROUPS, Math.ceil(users / 10)),
+      ),
+      memberships: whole('memberships', values.memberships ?? env.BENCH_MEMBERSHIPS, users * 5),
+    } satisfies SeedShape,
+    concurrency: Math.max(1, whole('concurrency', values.concurrency ?? env.BENCH_CONCURRENCY, 8)),
+    idleSeconds: whole('idle-seconds', values['idle-seconds'], 60),
+    reseed: values.reseed,
+    seedOnly: values['seed-only'],
+    warmUp: !values['no-warm-up'],
+  };
+}
 
 const say = (line: string): void => {
-  console.error(`[bench:resync] ${line}`);
+  console.error(`[bench:resync ${new Date().toISOString().slice(11, 19)}] ${line}`);
 };
 
-/** Runs `work` while sampling RSS and heap every 20 ms; returns its time and the peaks. */
-async function measured<T>(work: () => Promise<T>) {
-  let rss = process.memoryUsage().rss;
-  let heap = process.memoryUsage().heapUsed;
-  const timer = setInterval(() => {
-    const m = process.memoryUsage();
-    rss = Math.max(rss, m.rss);
-    heap = Math.max(heap, m.heapUsed);
-  }, 20);
-  const started = performance.now();
-  try {
-    const result = await work();
-    return {
-      result,
-      seconds: Math.round(performance.now() - started) / 1000,
-      peakRssMb: Math.round(rss / 2 ** 20),
-      peakHeapMb: Math.round(heap / 2 ** 20),
-    };
-  } finally {
-    clearInterval(timer);
-  }
-}
+/** The 1-minute load average, reported beside each figure: this machine is shared. */
+const load = (): number => Math.round((loadavg()[0] ?? 0) * 100) / 100;
 
-/** 40 top-level groups, each with 4 children, each with 5 children: 1,000 groups. */
-function groupTree(): { tree: GroupRepresentation[]; paths: string[] } {
-  const paths: string[] = [];
-  const tree = Array.from({ length: GROUPS_TOP }, (_, t) => {
-    const top = `/g${t}`;
-    paths.push(top);
-    return {
-      name: `g${t}`,
-      path: top,
-      subGroups: Array.from({ length: GROUPS_MID }, (_, m) => {
-        const mid = `${top}/m${m}`;
-        paths.push(mid);
-        return {
-          name: `m${m}`,
-          path: mid,
-          subGroups: Array.from({ length: GROUPS_LEAF }, (_, l) => {
-            paths.push(`${mid}/l${l}`);
-            return { name: `l${l}`, path: `${mid}/l${l}`, subGroups: [] };
-          }),
-        };
-      }),
-    };
-  });
-  return { tree, paths };
-}
-
-async function seed(harness: RelayHarness): Promise<void> {
-  const { admin, name: realm } = harness.realm;
-  const { tree, paths } = groupTree();
-  await admin.realms.partialImport({ realm, rep: { ifResourceExists: 'SKIP', groups: tree } });
-  for (let first = 0; first < USERS; first += IMPORT_BATCH) {
-    const users = Array.from({ length: Math.min(IMPORT_BATCH, USERS - first) }, (_, k) => {
-      const i = first + k;
-      const username = `bench-${String(i).padStart(6, '0')}`;
-      return {
-        username,
-        email: `${username}@example.test`,
-        firstName: 'Bench',
-        lastName: `User ${i}`,
-        enabled: true,
-        // Spread over the tree, never twice the same group for one user.
-        groups: Array.from(
-          { length: MEMBERSHIPS_PER_USER },
-          (_, j) => paths[(i * 7 + j * 211) % paths.length] ?? '/g0',
-        ),
-      };
-    });
-    await admin.realms.partialImport({ realm, rep: { ifResourceExists: 'SKIP', users } });
-    say(`seeded ${first + users.length} users`);
-  }
-}
-
-async function writesSince(control: ScimServerControl, since: number): Promise<number> {
-  return (await control.requests({ since })).filter((r) => r.method !== 'GET').length;
-}
+const round = (n: number): number => Math.round(n * 1000) / 1000;
 
 async function main(): Promise<void> {
-  const stack = await startTestStack(process.env, say);
-  const harness = await startRelayHarness(stack.facts, {
-    prefix: 'bench-resync',
-    start: false,
-    env: { LOG_LEVEL: 'warn', SCIM_MAX_CONNECTIONS: CONCURRENCY, CONCURRENCY },
+  const opts = options();
+  if (opts.help) {
+    console.log(USAGE);
+    return;
+  }
+  const { shape, concurrency } = opts;
+  say(`shape ${JSON.stringify(shape)}, concurrency ${concurrency}, load ${load()}`);
+  const started = await startCachedKeycloak({
+    cacheKey: seedKey(shape),
+    reseed: opts.reseed,
+    seed: (url) => seedBenchRealm(url, shape, say),
+    report: say,
+  });
+  const { keycloak } = started;
+  if (opts.seedOnly) {
+    await keycloak.close();
+    return;
+  }
+  const cli = await buildRelay(say);
+  const target = await startScimServerProcess();
+  const floorTarget = await startScimServerProcess();
+  const stateDir = mkdtempSync(join(tmpdir(), 'bench-resync-'));
+  const relayEnv = (scim: { baseUrl: string; token: string }): Record<string, string> => ({
+    KEYCLOAK_URL: keycloak.url,
+    KEYCLOAK_REALM: BENCH_REALM,
+    KEYCLOAK_CLIENT_ID: RELAY_CLIENT_ID,
+    KEYCLOAK_CLIENT_SECRET: BENCH_RELAY_SECRET,
+    SCIM_URL: scim.baseUrl,
+    SCIM_TOKEN: scim.token,
+    STATE_DIR: stateDir,
+    LOG_LEVEL: 'warn',
+    CONCURRENCY: String(concurrency),
+    SCIM_MAX_CONNECTIONS: String(concurrency),
   });
   const report: Record<string, unknown> = {
-    keycloak: stack.facts.keycloakVersion,
-    users: USERS,
-    groups: GROUPS_TOP * (1 + GROUPS_MID * (1 + GROUPS_LEAF)),
-    membershipsPerUser: MEMBERSHIPS_PER_USER,
-    concurrency: Number(CONCURRENCY),
+    keycloak: keycloak.version,
+    ...shape,
+    concurrency,
+    seed: { seeded: started.seeded, seconds: started.seedSeconds, load: load() },
   };
   try {
-    const seeding = await measured(() => seed(harness));
-    report.seedSeconds = seeding.seconds;
-    const { keycloak, scim, store, config } = harness.relay;
-    let phases: Record<string, number> = {};
-    let phaseStart = 0;
-    const options = resyncRunOptions(
-      config,
-      parseResyncArgs(['--concurrency', CONCURRENCY]),
-      (progress) => {
-        if (progress.phase in phases) return;
-        phases[progress.phase] = Math.round(performance.now() - phaseStart) / 1000;
-      },
-    );
-    const run = (): Promise<ResyncReport> => {
-      phases = {};
-      phaseStart = performance.now();
-      return resync(
-        { keycloak, scim, store, reconciler: harness.relay.engine.reconciler },
-        options,
-      );
-    };
-    const listKeycloak = async () => {
-      let users = 0;
-      for await (const _ of keycloak.users()) users += 1;
-      const groups: string[] = [];
-      for await (const g of keycloak.groups()) groups.push(g.id);
-      let members = 0;
-      await forEachConcurrently(groups, Number(CONCURRENCY), async (id) => {
-        for await (const _ of keycloak.groupMembers(id)) members += 1;
-      });
-      return { users, groups: groups.length, members };
-    };
-    // Once before the cold run, so both it and the floor meet Keycloak with warm caches.
-    report.firstListingSeconds = (await measured(listKeycloak)).seconds;
+    const env = relayEnv(target);
+    const config = loadConfig(env);
+    // Once before the cold run, so that it and the floor both meet a Keycloak with warm caches.
+    let t = performance.now();
+    if (opts.warmUp) {
+      const warmUp = await listKeycloak(config, concurrency);
+      report.warmUpListing = {
+        seconds: round((performance.now() - t) / 1000),
+        ...warmUp,
+        load: load(),
+      };
+      say(`warm-up listing: ${JSON.stringify(report.warmUpListing)}`);
+    }
 
-    let since = (await harness.control.requests()).at(-1)?.seq ?? 0;
-    const cold = await measured(run);
-    report.cold = {
-      seconds: cold.seconds,
-      writes: await writesSince(harness.control, since),
-      peakRssMb: cold.peakRssMb,
-      peakHeapMb: cold.peakHeapMb,
-      users: cold.result.users,
-      groups: cold.result.groups,
-      memberships: cold.result.memberships,
-      failures: cold.result.failures.length,
-      phaseStartsAtSeconds: phases,
-    };
+    const cold = await resyncOnce(cli, env, concurrency, target.control);
+    report.cold = { ...cold, load: load() };
     say(`cold: ${JSON.stringify(report.cold)}`);
 
-    since = (await harness.control.requests()).at(-1)?.seq ?? 0;
-    const warm = await measured(run);
-    report.warm = {
-      seconds: warm.seconds,
-      writes: await writesSince(harness.control, since),
-      peakRssMb: warm.peakRssMb,
-      peakHeapMb: warm.peakHeapMb,
-      unchanged: { users: warm.result.users.unchanged, groups: warm.result.groups.unchanged },
-      phaseStartsAtSeconds: phases,
-    };
-    say(`warm: ${JSON.stringify(report.warm)}`);
-
-    // The floor, part 1: only listing everything from Keycloak, as the resync does.
-    const listing = await measured(listKeycloak);
-
-    // The floor, part 2: only writing the same objects to a fresh SCIM server.
-    const state = await harness.control.state();
-    const target = await startScimServer({ token: 'floor-token', testApi: false });
-    const client = new ScimClient({
-      baseUrl: target.baseUrl,
-      token: 'floor-token',
-      timeoutMs: config.scim.timeoutMs,
-      connectTimeoutMs: config.scim.connectTimeoutMs,
-      maxConnections: Number(CONCURRENCY),
-      pageSize: config.scim.pageSize,
-      memberBatchSize: config.scim.memberBatchSize,
-      retry: config.retry,
-      ca: undefined,
-    });
-    const writing = await measured(async () => {
-      const newIds = new Map<string, string>();
-      await forEachConcurrently(state.groups, Number(CONCURRENCY), async (g) => {
-        await client.createGroup({
-          displayName: g.displayName,
-          ...(g.externalId === undefined ? {} : { externalId: g.externalId }),
-        });
-      });
-      await forEachConcurrently(state.users, Number(CONCURRENCY), async (u) => {
-        const created = await client.createUser({
-          userName: u.userName,
-          ...(u.externalId === undefined ? {} : { externalId: u.externalId }),
-          name: { givenName: u.givenName ?? '', familyName: u.familyName ?? '' },
-          emails: u.emails.map((e) => ({
-            value: e.value,
-            type: 'work',
-            primary: e.primary === true,
-          })),
-          active: u.active,
-        });
-        newIds.set(u.id, created.id);
-      });
-      const groupIds = new Map<string, string>();
-      for await (const g of client.listGroups()) groupIds.set(g.displayName, g.id);
-      await forEachConcurrently(state.groups, Number(CONCURRENCY), async (g) => {
-        const members = g.members.map((m) => newIds.get(m) ?? m);
-        const id = groupIds.get(g.displayName);
-        if (id === undefined) return;
-        for (let i = 0; i < members.length; i += client.memberBatchSize) {
-          await client.patchMembers(id, members.slice(i, i + client.memberBatchSize), []);
-        }
-      });
-    });
-    await client.close();
-    await target.close();
-    const floorSeconds = listing.seconds + writing.seconds;
+    // The floor before the warm run: on a busy machine a long bench may have to be cut short,
+    // and the cold run's ratio to its floor is the figure that matters most.
+    t = performance.now();
+    const listed = await listKeycloak(config, concurrency);
+    const listSeconds = (performance.now() - t) / 1000;
+    const loadAfterListing = load();
+    const state = await target.control.state();
+    t = performance.now();
+    const written = await writeScim(loadConfig(relayEnv(floorTarget)), state, concurrency);
+    const writeSeconds = (performance.now() - t) / 1000;
+    const floorSeconds = listSeconds + writeSeconds;
     report.floor = {
-      listKeycloakSeconds: listing.seconds,
-      listed: listing.result,
-      writeScimSeconds: writing.seconds,
-      seconds: Math.round(floorSeconds * 1000) / 1000,
+      seconds: round(floorSeconds),
+      listKeycloakSeconds: round(listSeconds),
+      listed,
+      writeScimSeconds: round(writeSeconds),
+      writes: written.requests,
+      load: [loadAfterListing, load()],
     };
-    report.coldOverFloor = Math.round((cold.seconds / floorSeconds) * 100) / 100;
-    report.warmOverListing = Math.round((warm.seconds / listing.seconds) * 100) / 100;
+    say(`floor: ${JSON.stringify(report.floor)}`);
+    report.coldOverFloor = round(cold.seconds / floorSeconds);
+    say(`cold over floor: ${String(report.coldOverFloor)}`);
+    await floorTarget.stop();
+
+    const warm = await resyncOnce(cli, env, concurrency, target.control);
+    report.warm = { ...warm, load: load() };
+    say(`warm: ${JSON.stringify(report.warm)}`);
+    report.warmOverListing = round(warm.seconds / listSeconds);
+
+    if (opts.idleSeconds > 0) {
+      const port = await freePort();
+      report.run = {
+        ...(await idleRun(
+          cli,
+          { ...env, HTTP_PORT: String(port) },
+          port,
+          opts.idleSeconds,
+          target.control,
+          say,
+        )),
+        load: load(),
+      };
+      say(`run: ${JSON.stringify(report.run)}`);
+    }
     console.log(JSON.stringify(report, null, 2));
   } finally {
-    await harness.close();
-    await stack.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+    await Promise.allSettled([target.stop(), floorTarget.stop()]);
+    await keycloak.close();
   }
 }
 
