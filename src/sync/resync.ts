@@ -121,30 +121,44 @@ export async function resync(deps: ResyncDeps, options: ResyncRunOptions): Promi
   const started = performance.now();
   const snapshot = deps.reconciler.freshness.snapshot();
   try {
-    const read = await readBothSides(deps, options);
-    const scoped = scopeKeycloakSide(read.keycloak, options.provisionScope ?? EVERYTHING);
-    const input: ResyncInput = {
-      ...read,
-      keycloak: {
-        ...scoped,
-        // Out of scope is, to the plan, as if not provisioned; it still exists, though.
-        allIds: new Set([
-          ...read.keycloak.users.map((u) => u.id),
-          ...read.keycloak.groups.map((g) => g.id),
-        ]),
-      },
-    };
-    const plan = planResync(input, options);
-    const run = new Applier(deps, options, plan, snapshot);
-    if (!options.dryRun) {
-      // The whole tree was listed unless `--users` skipped the groups.
-      const listedTree = groupsRead(options) ? read.keycloak.groups : undefined;
-      await run.apply(read.scim.groups, listedTree);
-    } else run.predict();
-    return report(options, plan, run, started);
+    const run = await readAndPlan(deps, options, snapshot);
+    if (!options.dryRun) await run.apply();
+    else run.predict();
+    return report(options, run.plan, run, started);
   } finally {
     snapshot.close();
   }
+}
+
+/**
+ * Reads both sides, plans, and (unless a dry run) records what the listing showed. Its own
+ * function so that both sides' listings are garbage once it returns: the writes that follow,
+ * the longest part of a cold run, hold only the plan.
+ */
+async function readAndPlan(
+  deps: ResyncDeps,
+  options: ResyncRunOptions,
+  snapshot: Snapshot,
+): Promise<Applier> {
+  const read = await readBothSides(deps, options);
+  const scoped = scopeKeycloakSide(read.keycloak, options.provisionScope ?? EVERYTHING);
+  const input: ResyncInput = {
+    ...read,
+    keycloak: {
+      ...scoped,
+      // Out of scope is, to the plan, as if not provisioned; it still exists, though.
+      allIds: new Set([
+        ...read.keycloak.users.map((u) => u.id),
+        ...read.keycloak.groups.map((g) => g.id),
+      ]),
+    },
+  };
+  const run = new Applier(deps, options, planResync(input, options), snapshot);
+  if (!options.dryRun) {
+    // The whole tree was listed unless `--users` skipped the groups.
+    run.remember(read.scim.groups, groupsRead(options) ? read.keycloak.groups : undefined);
+  }
+  return run;
 }
 
 function report(
@@ -170,19 +184,27 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
   options.onProgress?.({ phase: 'read', done: 0, total: 0 });
   const readScim = async () => {
     const users: ScimUserView[] = [];
-    for await (const user of deps.scim.listUsers()) users.push(userView(user));
+    const ids = new Interner();
+    for await (const user of deps.scim.listUsers()) {
+      const view = userView(user);
+      ids.add(view.id);
+      users.push(view);
+    }
     const groups: ScimGroupListing[] = [];
     if (options.scope !== 'users') {
       for await (const group of deps.scim.listGroups(undefined, { withMembers: true })) {
-        groups.push({ ...groupView(group), memberIds: (group.members ?? []).map((m) => m.value) });
+        const memberIds = (group.members ?? []).map((m) => ids.of(m.value));
+        groups.push({ ...groupView(group), memberIds });
       }
     }
     return { users, groups };
   };
   const readKeycloak = async () => {
     const users: KeycloakUser[] = [];
+    const ids = new Interner();
     // Only the fields the plan reads: a realm's users stay a small part of memory.
     for await (const u of deps.keycloak.users()) {
+      ids.add(u.id);
       users.push({
         id: u.id,
         username: u.username,
@@ -201,9 +223,11 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
         groups.push({ id: g.id, name: g.name, path: g.path, parentId: g.parentId });
       }
       await forEachConcurrently(groups, options.concurrency, async (group) => {
-        const ids: string[] = [];
-        for await (const member of deps.keycloak.groupMembers(group.id)) ids.push(member.id);
-        members.set(group.id, ids);
+        const memberIds: string[] = [];
+        for await (const member of deps.keycloak.groupMembers(group.id)) {
+          memberIds.push(ids.of(member.id));
+        }
+        members.set(group.id, memberIds);
       });
     }
     return { users, groups, members };
@@ -226,6 +250,24 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
       })),
     },
   };
+}
+
+/**
+ * One copy of each id string. Every page of a listing parses its ids into new strings, so a
+ * realm's memberships would hold each user's id once per group it is in, beside the user's
+ * own: at 500,000 memberships, some 30 MB per side of copies. Ids not added (a member the
+ * user listing missed) are kept as they come.
+ */
+class Interner {
+  readonly #ids = new Map<string, string>();
+
+  add(id: string): void {
+    this.#ids.set(id, id);
+  }
+
+  of(id: string): string {
+    return this.#ids.get(id) ?? id;
+  }
 }
 
 const emptyKind = (): KindSummary => ({
@@ -259,7 +301,7 @@ class Applier {
   constructor(
     private readonly deps: ResyncDeps,
     private readonly options: ResyncRunOptions,
-    private readonly plan: ResyncPlan,
+    readonly plan: ResyncPlan,
     private readonly snapshot: Snapshot,
   ) {
     this.memberships = { added: 0, removed: 0, skipped: plan.membersSkipped, failed: 0 };
@@ -291,11 +333,12 @@ class Applier {
     if (!this.plan.guard.blocked) for (const step of this.plan.prune) this.countPrune(step);
   }
 
-  /** `listed`: the SCIM groups as read, whose members become the relay's records. */
-  async apply(
-    listed: readonly ScimGroupListing[],
-    tree: readonly KeycloakGroup[] | undefined,
-  ): Promise<void> {
+  /**
+   * Records the plan's id-map links and what the listing showed: `listed`, the SCIM groups as
+   * read, whose members become the relay's records, and the Keycloak group tree. Before
+   * {@link apply}, which then needs neither listing.
+   */
+  remember(listed: readonly ScimGroupListing[], tree: readonly KeycloakGroup[] | undefined): void {
     const { store, reconciler } = this.deps;
     store.transaction(() => {
       for (const link of this.plan.links) {
@@ -310,6 +353,9 @@ class Applier {
       }
       if (tree !== undefined) reconciler.refreshGroupTree(tree, this.snapshot);
     });
+  }
+
+  async apply(): Promise<void> {
     await this.phase('groups', this.plan.groups, (step) => this.applyGroup(step));
     // Renames first: a user taking over a name another user gives up must find it free.
     const users = [
