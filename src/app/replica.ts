@@ -42,6 +42,8 @@ export async function runReplica(
   const probes = new pg.Pool({ connectionString: stateUrl, max: 1, idleTimeoutMillis: 10_000 });
   probes.on('error', () => undefined);
   let relay: Relay | undefined;
+  // From the lead on, readiness is the relay's: not ready until its start is done.
+  let leading = false;
   const standby: ReadinessCheck = readinessFromProbes({
     role: () => ({ ok: true, detail: 'standby' }),
     state: async () => {
@@ -55,7 +57,11 @@ export async function runReplica(
       host: config.http.host,
       port: config.http.port,
       metrics,
-      readiness: () => (relay === undefined ? standby() : relay.readiness()),
+      readiness: () =>
+        !leading
+          ? standby()
+          : (relay?.readiness() ??
+            Promise.resolve({ source: { ok: false, detail: 'leader, starting' } })),
     });
   }
   const connect = async (): Promise<pg.Client> => {
@@ -75,6 +81,7 @@ export async function runReplica(
   }
   const held = leadership;
   logger.info('this replica is the leader');
+  leading = true;
   metrics.setLeader(true);
   try {
     const store = await PostgresStateStore.connect(held.client, { logger });

@@ -4,6 +4,7 @@ import {
   type Channel,
   type ChannelModel,
   type ConsumeMessage,
+  type Message,
   type RecoveringChannelModel,
 } from 'amqplib';
 import type { Logger } from 'pino';
@@ -25,6 +26,7 @@ import type { CrashGuard } from './crash-guard.js';
 import type { RealmIdentity } from './realm-identity.js';
 import { amqpTrust } from './amqp-trust.js';
 import { bindingKeys, eventKindOf } from './routing-key.js';
+import { declareEventQueue, ORIGINAL_ROUTING_KEY } from './event-queue.js';
 
 export interface AmqpSourceOptions {
   /** `amqp://user:pass@host:5672/vhost`; may carry a password, so it is never logged. */
@@ -106,11 +108,17 @@ export class AmqpSource {
         initialDelay: 200,
         maxDelay: 2_000,
         setup: async (model: ChannelModel): Promise<void> => {
+          await declareEventQueue(
+            model,
+            this.options.queue,
+            { exchange: this.options.exchange, keys: bindingKeys(this.options.realm) },
+            log,
+          );
           const channel = await model.createConfirmChannel();
           channel.on('error', (error: Error) =>
             log?.warn({ error: error.message }, 'AMQP channel error'),
           );
-          await this.declare(channel);
+          await channel.assertQueue(this.deadLetterQueue, { durable: true });
           await channel.prefetch(this.prefetchNow());
           const { consumerTag } = await channel.consume(
             this.options.queue,
@@ -167,25 +175,13 @@ export class AmqpSource {
     return this.deps.crashGuard?.careful === true ? 1 : this.options.prefetch;
   }
 
-  private async declare(channel: Channel): Promise<void> {
-    // A quorum queue: replicated where the broker is clustered.
-    await channel.assertQueue(this.options.queue, {
-      durable: true,
-      arguments: { 'x-queue-type': 'quorum' },
-    });
-    await channel.assertQueue(this.deadLetterQueue, { durable: true });
-    for (const key of bindingKeys(this.options.realm)) {
-      await channel.bindQueue(this.options.queue, this.options.exchange, key);
-    }
-  }
-
   private track(task: Promise<void>): void {
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
   }
 
   private async handle(channel: Channel, message: ConsumeMessage): Promise<void> {
-    const kind = eventKindOf(message.fields.routingKey);
+    const kind = eventKindOf(routingKeyOf(message));
     this.hooks.onReceived?.(kind ?? 'unknown');
 
     const meaning = parseMessage(kind, message);
@@ -204,14 +200,14 @@ export class AmqpSource {
     }
     this.hooks.onEvent?.(eventFingerprint(meaning.event));
     if ('ignored' in meaning) {
-      this.options.logger?.debug({ routingKey: message.fields.routingKey }, meaning.ignored);
+      this.options.logger?.debug({ routingKey: routingKeyOf(message) }, meaning.ignored);
     }
     const guard = this.deps.crashGuard;
     const setAside = guard?.beforeMessage(messageFingerprint(message));
     if (setAside !== undefined) {
       this.deps.setAside(meaning.hints, setAside);
       this.options.logger?.error(
-        { routingKey: message.fields.routingKey, reason: setAside },
+        { routingKey: routingKeyOf(message), reason: setAside },
         `set a message aside, its work parked: ${setAside}`,
       );
     } else {
@@ -239,7 +235,7 @@ export class AmqpSource {
    */
   private async giveBack(channel: Channel, message: ConsumeMessage, error: unknown): Promise<void> {
     this.options.logger?.warn(
-      { routingKey: message.fields.routingKey, error: describeError(error) },
+      { routingKey: routingKeyOf(message), error: describeError(error) },
       'could not finish a message; it goes back to the queue',
     );
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -266,7 +262,7 @@ export class AmqpSource {
       headers: {
         ...message.properties.headers,
         'x-relay-reason': reason,
-        'x-relay-routing-key': message.fields.routingKey,
+        [ORIGINAL_ROUTING_KEY]: routingKeyOf(message),
         'x-relay-exchange': message.fields.exchange,
         'x-relay-dead-lettered-at': new Date().toISOString(),
       },
@@ -274,7 +270,7 @@ export class AmqpSource {
     await confirm.waitForConfirms();
     this.hooks.onDeadLettered?.(reason);
     this.options.logger?.error(
-      { routingKey: message.fields.routingKey, reason, queue: this.deadLetterQueue },
+      { routingKey: routingKeyOf(message), reason, queue: this.deadLetterQueue },
       `dead-lettered a message: ${reason}`,
     );
     ackIfOpen(channel, message, this.channel);
@@ -315,10 +311,22 @@ export function parseMessage(
   return { error: 'malformed event: neither an admin event nor a user event' };
 }
 
+/**
+ * The routing key the listener published a message with. A message moved between queues by
+ * the relay (a queue rebuilt, see `event-queue.ts`) arrives through the default exchange, and
+ * carries its original key in a header.
+ */
+function routingKeyOf(message: Message): string {
+  const original: unknown = message.properties.headers?.[ORIGINAL_ROUTING_KEY];
+  return message.fields.exchange === '' && typeof original === 'string'
+    ? original
+    : message.fields.routingKey;
+}
+
 /** What identifies one message for the crash guard: its routing key and body. */
 function messageFingerprint(message: ConsumeMessage): string {
   return createHash('sha1')
-    .update(message.fields.routingKey)
+    .update(routingKeyOf(message))
     .update('\n')
     .update(message.content)
     .digest('base64url');
