@@ -25,9 +25,16 @@ export interface KeycloakGroupSide {
   readonly outOfScope: string | undefined;
 }
 
-/** How to read the SCIM side's name holder: `exhaustive` compares every resource's name here. */
+/**
+ * How to read the SCIM side's name holder: `exhaustive` compares every resource's name here.
+ * `onConflict` leaves the name of an entity with no twin unlooked-up: the create that follows
+ * is refused with 409 when a resource holds the name, and only then is the holder read and
+ * judged. A free name, the common case of a new entity, then costs no read at all, and no
+ * resource is ever taken over without its owner judged: a POST writes to no existing resource.
+ */
 export interface NameLookup {
   readonly exhaustive: boolean;
+  readonly onConflict?: boolean | undefined;
 }
 
 /**
@@ -96,6 +103,14 @@ export class FactReader {
     return toScimGroup(side.group, this.options.mapping).displayName;
   }
 
+  /**
+   * Whether the SCIM user is there (with access to the tenant, in Kestra). A twin found gone is
+   * left for the user's reconcile to report and put back.
+   */
+  async userTwinPresent(scimId: string): Promise<boolean> {
+    return (await this.scim.getUser(scimId)) !== undefined;
+  }
+
   /** The facts `planUser` decides on. */
   async userFacts(
     keycloakId: string,
@@ -106,6 +121,7 @@ export class FactReader {
     const scim = await this.scimSide<ScimUser, ScimUserView>({
       keycloakId,
       wanted,
+      lookup,
       kind: 'user',
       link: this.store.user(keycloakId)?.scimId,
       get: (id) => this.scim.getUser(id),
@@ -133,6 +149,7 @@ export class FactReader {
     const scim = await this.scimSide<ScimGroup, ScimGroupView>({
       keycloakId,
       wanted,
+      lookup,
       kind: 'group',
       link: this.store.group(keycloakId)?.scimId,
       get: (id) => this.scim.getGroup(id, { withMembers: false }),
@@ -157,6 +174,7 @@ export class FactReader {
     readonly kind: 'user' | 'group';
     readonly keycloakId: string;
     readonly wanted: string | undefined;
+    readonly lookup: NameLookup;
     readonly link: string | undefined;
     readonly get: (scimId: string) => Promise<R | undefined>;
     readonly byExternalId: () => Promise<R | undefined>;
@@ -184,8 +202,11 @@ export class FactReader {
       }
     }
     let holder: Holder<V> | undefined;
+    // A twin being renamed always has its new name looked up: Kestra answers 409 on POST only.
+    const deferred = twin === undefined && how.lookup.onConflict === true;
     if (
       how.wanted !== undefined &&
+      !deferred &&
       (twin === undefined || !sameName(how.nameOf(twin), how.wanted))
     ) {
       const found = await how.byName(how.wanted);

@@ -9,7 +9,7 @@ import { moveAside, planUser, type UserDecision } from '../domain/user-plan.js';
 import { PermanentError, ScimError, TransientError, describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
-import { FactReader, type KeycloakGroupSide } from './fact-reader.js';
+import { FactReader, type KeycloakGroupSide, type NameLookup } from './fact-reader.js';
 import { Freshness, type Snapshot } from './freshness.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { KeycloakReader } from './keycloak-reader.js';
@@ -189,13 +189,24 @@ export class Reconciler {
         if (!(error instanceof StaleDecisionError) && !isNameTaken(error)) throw error;
       }
     }
-    const keycloak = await this.facts.keycloakUser(keycloakId);
+    // A user the relay has never mapped is most likely new to SCIM, and then joins its groups:
+    // those are read beside the user, not after the create, which halves the wait on Keycloak.
+    // Read before the create, they are no staler than a read after it: a membership changed
+    // since comes with an event of its own, handled under this user's lock after this one.
+    const since = this.memberClock;
+    const joining = planned === undefined && this.store.user(keycloakId) === undefined;
+    const [keycloak, groupsRead] = await Promise.all([
+      this.facts.keycloakUser(keycloakId),
+      joining && !scopesUsers(this.scope) ? this.facts.userGroups(keycloakId) : undefined,
+    ]);
+    // Under SCOPE_GROUPS the user's read brought its groups already.
+    const direct = groupsRead ?? keycloak.directGroups;
     const names = [this.facts.wantedUserName(keycloak), this.store.user(keycloakId)?.userName];
     const outcome = await this.locks.runAll(userNameKeys(names), async () => {
       return decideAfresh(
         `user ${keycloakId}`,
-        async (exhaustive) => {
-          const facts = await this.facts.userFacts(keycloakId, keycloak, { exhaustive });
+        async (lookup) => {
+          const facts = await this.facts.userFacts(keycloakId, keycloak, lookup);
           return this.applyUser(planUser(facts, this.options), why, false);
         },
         () => this.moveTwinAside('user', keycloakId, why),
@@ -203,7 +214,14 @@ export class Reconciler {
     });
     const joins =
       outcome.change === 'created' || outcome.change === 'adopted' || outcome.rejoins === true;
-    if (planned === undefined && joins) await this.joinGroups(keycloakId, outcome, why);
+    if (planned === undefined && joins) {
+      await this.joinGroups(
+        keycloakId,
+        outcome,
+        why,
+        direct === undefined ? undefined : { since, direct },
+      );
+    }
     return outcome;
   }
 
@@ -261,7 +279,12 @@ export class Reconciler {
    * Gives a user new to SCIM its memberships: it joins its groups (and their ancestors when
    * inherited), and a resource taken over leaves the groups of whoever it was before.
    */
-  private async joinGroups(keycloakId: string, outcome: Outcome, why: string): Promise<void> {
+  private async joinGroups(
+    keycloakId: string,
+    outcome: Outcome,
+    why: string,
+    read: GroupsRead | undefined,
+  ): Promise<void> {
     const userScimId = outcome.scimId;
     if (userScimId === undefined) return;
     const member = await this.writeMemberships(
@@ -269,6 +292,7 @@ export class Reconciler {
       userScimId,
       (effective) => effective,
       `${why}; new to SCIM, joins its groups`,
+      { read },
     );
     if (outcome.change !== 'adopted') return;
     for (const groupScimId of this.store.groupsOfMember(userScimId)) {
@@ -292,6 +316,11 @@ export class Reconciler {
    * inherited memberships) between this read and a write; the write would then undo it with
    * an older read. So each write first checks that no such reconcile began since the read, and
    * reads again if one did.
+   *
+   * `read`: the user's groups, read already at `since`, for the first attempt. `target`: a
+   * group the user may have left, so not among its groups; with direct memberships it is read
+   * only when it is not among them. When Keycloak no longer has it, nothing is written (its own
+   * reconcile deletes its twin).
    */
   private async writeMemberships(
     userId: string,
@@ -301,11 +330,25 @@ export class Reconciler {
       groups: ReadonlyMap<string, KeycloakGroup>,
     ) => Iterable<string>,
     why: string,
-    extra: readonly KeycloakGroup[] = [],
+    how: { readonly read?: GroupsRead | undefined; readonly target?: string | undefined } = {},
   ): Promise<Set<string>> {
+    let read = how.read;
+    let target: KeycloakGroup | undefined;
     for (let attempt = 1; attempt <= 5; attempt++) {
-      const since = this.memberClock;
-      const direct = await this.facts.userGroups(userId);
+      const since = read?.since ?? this.memberClock;
+      const direct = read?.direct ?? (await this.facts.userGroups(userId));
+      read = undefined;
+      const extra: KeycloakGroup[] = [];
+      // Under inherited memberships the group's own read is kept: its parent is what counts,
+      // and a server may leave `parentId` out of a user's group listing.
+      if (
+        how.target !== undefined &&
+        (this.options.membershipMode === 'inherited' || !direct.some((g) => g.id === how.target))
+      ) {
+        target ??= await this.keycloak.group(how.target);
+        if (target === undefined) return new Set();
+        extra.push(target);
+      }
       const groups = await this.withAncestors([...direct, ...extra]);
       const member = effectiveGroups(
         direct.map((g) => g.id),
@@ -344,20 +387,36 @@ export class Reconciler {
   }
 
   private async membershipLocked(userId: string, groupId: string, why: string): Promise<Outcome> {
-    const outcome = await this.userLocked(userId, { why });
+    const outcome =
+      (await this.provisionedTwin(userId)) ?? (await this.userLocked(userId, { why }));
     const userScimId = outcome.scimId;
     if (userScimId === undefined) return outcome;
-    const target = await this.keycloak.group(groupId);
-    if (target === undefined) return outcome; // Gone: its own reconcile deletes its twin.
     await this.writeMemberships(
       userId,
       userScimId,
       (_effective, groups) =>
         affectedGroups(groupId, (id) => groups.get(id)?.parentId, this.options.membershipMode),
       why,
-      [target],
+      { target: groupId },
     );
     return outcome;
+  }
+
+  /**
+   * The user's twin, when the id map and the twin's presence prove the user provisioned: with
+   * deleted users' twins deleted (USER_DELETE_MODE=delete) and no SCOPE_GROUPS, a mapped twin
+   * is one the relay created or adopted for a user it could provision, and took over from
+   * nobody else since (ownership is the id map's word). Its membership then needs no read of
+   * the user from Keycloak first: whatever else changed about the user comes with an event of
+   * its own, or is found by the periodic verification. Otherwise (no twin any more, a twin left
+   * deactivated, a scope that a membership may change) the user is reconciled first, as for
+   * any hint: Kestra refuses members without tenant access, and a plain server may not.
+   */
+  private async provisionedTwin(userId: string): Promise<Outcome | undefined> {
+    if (this.options.userDeleteMode !== 'delete' || scopesUsers(this.scope)) return undefined;
+    const link = this.store.user(userId);
+    if (link === undefined || !(await this.facts.userTwinPresent(link.scimId))) return undefined;
+    return { scimId: link.scimId, change: 'unchanged' };
   }
 
   /**
@@ -596,8 +655,8 @@ export class Reconciler {
       const outcome = await this.locks.runAll(displayNameKeys(names), async () => {
         const applied = await decideAfresh(
           `group ${keycloakId}`,
-          async (exhaustive) => {
-            const facts = await this.facts.groupFacts(keycloakId, keycloak, { exhaustive });
+          async (lookup) => {
+            const facts = await this.facts.groupFacts(keycloakId, keycloak, lookup);
             return this.applyGroup(planGroup(facts, this.options), why, false);
           },
           () => this.moveTwinAside('group', keycloakId, why),
@@ -844,6 +903,12 @@ export class Reconciler {
   }
 }
 
+/** A user's direct groups as read from Keycloak, and the member clock before the read. */
+interface GroupsRead {
+  readonly since: number;
+  readonly direct: readonly KeycloakGroup[];
+}
+
 /** An entity that cannot be provisioned; when a name another one holds is why, `nameKey` says which. */
 class Problem extends PermanentError {
   constructor(
@@ -898,21 +963,28 @@ function nameOfGroupDecision(decision: GroupDecision): string | undefined {
 }
 
 /**
- * Reads, decides and applies; when the SCIM side says the name is taken although the lookup
- * found nobody (a server whose `eq` is case-sensitive), once more comparing every name here.
+ * Reads, decides and applies. An entity without a twin is first created without looking its
+ * name up; when the SCIM side says the name is taken, the holder is looked up and judged, and
+ * when that lookup found nobody (a server whose `eq` is case-sensitive), once more comparing
+ * every name here.
  */
 async function decideAfresh<T>(
   entity: string,
-  attempt: (exhaustive: boolean) => Promise<T>,
+  attempt: (lookup: NameLookup) => Promise<T>,
   stuck: () => Promise<void>,
 ): Promise<T> {
-  try {
-    return await attempt(false);
-  } catch (error) {
-    if (!isNameTaken(error)) throw error;
+  for (const lookup of [
+    { exhaustive: false, onConflict: true },
+    { exhaustive: false },
+  ] satisfies NameLookup[]) {
+    try {
+      return await attempt(lookup);
+    } catch (error) {
+      if (!isNameTaken(error)) throw error;
+    }
   }
   try {
-    return await attempt(true);
+    return await attempt({ exhaustive: true });
   } catch (error) {
     if (!isNameTaken(error)) throw error;
     await stuck();
