@@ -33,7 +33,8 @@ export interface CachedKeycloakOptions {
  * then starts Keycloak on a copy (`CREATE DATABASE ... TEMPLATE`), so a run never changes what
  * the next one starts from, and copying a few hundred MB takes seconds where seeding takes
  * minutes. The seeded database only gets its final name once Keycloak has stopped cleanly on
- * it: an interrupted seed leaves no cache behind, only a `_seeding` database the next run drops.
+ * it: an interrupted seed leaves no cache behind, only a `_seeding` database, which the next run
+ * goes on filling (seeding skips what is there), unless told to reseed.
  */
 export async function startCachedKeycloak(
   options: CachedKeycloakOptions,
@@ -47,8 +48,10 @@ export async function startCachedKeycloak(
   const seeded = !(await databaseExists(adminUrl, cache));
   if (seeded) {
     const started = performance.now();
-    await dropDatabase(adminUrl, seeding);
-    await sql(adminUrl, `CREATE DATABASE ${pg.escapeIdentifier(seeding)}`);
+    if (options.reseed) await dropDatabase(adminUrl, seeding);
+    if (!(await databaseExists(adminUrl, seeding))) {
+      await sql(adminUrl, `CREATE DATABASE ${pg.escapeIdentifier(seeding)}`);
+    }
     const node = await startNode(adminUrl, seeding, version);
     try {
       options.report(`seeding Keycloak ${version} at ${node.baseUrl} into database ${seeding}`);

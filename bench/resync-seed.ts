@@ -87,8 +87,8 @@ export function benchUser(
 }
 
 /**
- * Creates the bench realm on a fresh Keycloak and fills it by partial import: the forest in
- * one request, then users with their groups in batches. Events are off in this realm: the
+ * Creates the bench realm and fills it by partial import: the forest in one request, then
+ * users with their groups in batches; an existing realm (an interrupted seed) is completed. Events are off in this realm: the
  * resync reads none, and a stored admin event per import would hold every imported user.
  */
 export async function seedBenchRealm(
@@ -103,15 +103,27 @@ export async function seedBenchRealm(
     clientSecret: BENCH_RELAY_SECRET,
     availableEventListeners: ['jboss-logging'],
   });
-  await admin.realms.create({ ...realm, eventsEnabled: false, adminEventsEnabled: false });
+  // An interrupted seed is resumed: what is there already is skipped. A missing realm comes
+  // back as null (the client turns the 404 into null), whatever the declared type says.
+  const existing: unknown = await admin.realms.findOne({ realm: BENCH_REALM });
+  if (existing === undefined || existing === null) {
+    await admin.realms.create({ ...realm, eventsEnabled: false, adminEventsEnabled: false });
+  } else report(`resuming the seed of realm ${BENCH_REALM}`);
   const { roots, paths } = groupForest(shape.groups);
   await admin.realms.partialImport({
     realm: BENCH_REALM,
-    rep: { ifResourceExists: 'FAIL', groups: roots },
+    rep: { ifResourceExists: 'SKIP', groups: roots },
   });
   report(`seeded ${paths.length} groups`);
-  const batches = Array.from({ length: Math.ceil(shape.users / IMPORT_BATCH) }, (_, b) => b);
-  let done = 0;
+  // Batches go in order, a few at once: below the users there are, less those in flight, every
+  // batch is complete, and the rest is imported again with what exists skipped.
+  const present = existing === undefined || existing === null ? 0 : await admin.users.count();
+  const firstBatch = Math.max(0, Math.floor(present / IMPORT_BATCH) - IMPORT_CONCURRENCY);
+  const batches = Array.from(
+    { length: Math.max(0, Math.ceil(shape.users / IMPORT_BATCH) - firstBatch) },
+    (_, b) => firstBatch + b,
+  );
+  let done = firstBatch * IMPORT_BATCH;
   const started = performance.now();
   await forEachConcurrently(batches, IMPORT_CONCURRENCY, async (b) => {
     const first = b * IMPORT_BATCH;
@@ -120,11 +132,13 @@ export async function seedBenchRealm(
     );
     await admin.realms.partialImport({
       realm: BENCH_REALM,
-      rep: { ifResourceExists: 'FAIL', users },
+      rep: { ifResourceExists: 'SKIP', users },
     });
     done += users.length;
     if (done % 5_000 !== 0 && done !== shape.users) return;
-    const rate = Math.round(done / ((performance.now() - started) / 1000));
+    const rate = Math.round(
+      (done - firstBatch * IMPORT_BATCH) / ((performance.now() - started) / 1000),
+    );
     report(`seeded ${done} of ${shape.users} users (${rate}/s)`);
   });
 }
