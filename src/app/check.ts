@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'amqplib';
+import pg from 'pg';
 import type { Config } from '../config.js';
 import { USER_EVENT_TYPES } from '../domain/keycloak-event.js';
 import { ScimError, describeError, isTransientStatus } from '../errors.js';
+import { LEADER_LOCK_KEY } from '../ha/leader-lock.js';
 import { keycloakStatusOf } from '../keycloak/keycloak-errors.js';
 import type { KeycloakReader, RealmEventsConfig } from '../keycloak/keycloak-reader.js';
 import { amqpTrust } from '../sources/amqp-trust.js';
@@ -30,7 +32,40 @@ export async function runChecks(config: Config): Promise<CheckResult[]> {
   results.push(...(await checkKeycloak(config)));
   if (config.source === 'amqp') results.push(await checkRabbitMq(config));
   results.push(...(await checkScim(config)));
+  if (config.state.url !== undefined) results.push(await checkStateDatabase(config.state.url));
   return results;
+}
+
+/** With STATE_URL: PostgreSQL answers, and who leads (a replica, or nobody yet). */
+async function checkStateDatabase(url: string): Promise<CheckResult> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: TIMEOUT_MS });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const version = await client.query<{ v: string }>(
+      "SELECT current_setting('server_version') AS v",
+    );
+    const leader = await client.query<{ held: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+         AND classid = 0 AND objid = $1
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held`,
+      [LEADER_LOCK_KEY],
+    );
+    return {
+      name: 'State database',
+      ok: true,
+      detail: `PostgreSQL ${version.rows[0]?.v ?? '?'} answers; ${leader.rows[0]?.held === true ? 'a replica leads' : 'no replica leads yet'}`,
+    };
+  } catch (error) {
+    return {
+      name: 'State database',
+      ok: false,
+      detail: `cannot use PostgreSQL: ${describeError(error)}`,
+      fix: 'Check STATE_URL (host, port, database, user, password, sslmode)',
+    };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /**

@@ -5,7 +5,9 @@ import { runChecks, type CheckResult } from '../../src/app/check.js';
 import { loadConfig } from '../../src/config.js';
 import { ScimServerControl } from '../../src/scim-server/control-client.js';
 import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { LEADER_LOCK_KEY } from '../../src/ha/leader-lock.js';
 import { freePort } from '../support/free-port.js';
+import { createTestDatabase, withClient } from '../support/postgres-database.js';
 import { createTestRealm, type TestRealm } from '../support/test-realm.js';
 
 const run = promisify(execFile);
@@ -175,5 +177,29 @@ describe('keycloak-scim-relay check', () => {
       AMQP_URL: `amqp://guest:guest@127.0.0.1:${await freePort()}`,
     });
     expect(unreachable.find((r) => r.name === 'RabbitMQ')?.ok).toBe(false);
+  });
+
+  it('checks the state database with STATE_URL, and says whether a replica leads', async () => {
+    const database = await createTestDatabase('check_state');
+    try {
+      const line = async (url: string) =>
+        (await check({ STATE_URL: url })).find((r) => r.name === 'State database');
+      expect(await line(database.url)).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/^PostgreSQL \d.* answers; no replica leads yet$/) as string,
+      });
+      await withClient(database.url, async (client) => {
+        await client.query('SELECT pg_advisory_lock($1)', [LEADER_LOCK_KEY]);
+        expect((await line(database.url))?.detail).toMatch(/a replica leads$/);
+      });
+      const wrong = new URL(database.url);
+      wrong.pathname = '/no_such_database_for_check';
+      expect(await line(wrong.toString())).toMatchObject({
+        ok: false,
+        fix: expect.stringMatching(/STATE_URL/) as string,
+      });
+    } finally {
+      await database.drop();
+    }
   });
 });
