@@ -12,7 +12,7 @@ import { createRelay, type Relay } from './relay.js';
 
 /** Leader election timings; see `acquireLeadership` for how they bound fencing. */
 export const ELECTION = {
-  retryMs: 2_000,
+  retryMs: 1_000,
   heartbeatMs: 1_000,
   heartbeatTimeoutMs: 2_000,
   graceMs: 5_000,

@@ -3,7 +3,7 @@ import { expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../support/postgres-database.js';
 import { ReplicaPair } from './support/replica-pair.js';
 import type { RelayProcess } from './support/relay-process.js';
-import { runScenario } from './support/scenario.js';
+import { runScenario, type Mode } from './support/scenario.js';
 
 const facts = inject('chaosStack');
 const CHANGES = 1_000;
@@ -12,16 +12,23 @@ const TAKEOVER_BOUND_MS = 15_000;
 
 type Fault = 'sigkill-leader' | 'terminate-leader-backend' | 'rolling-restart';
 
-// Two replicas on one PostgreSQL state, in AMQP mode behind the real listener, under a stream of
-// 1,000 changes; each fault strikes mid-stream. The three faults run side by side.
-it.concurrent.each<Fault>(['sigkill-leader', 'terminate-leader-backend', 'rolling-restart'])(
-  'two replicas on PostgreSQL, %s: the standby takes over and no change is lost',
-  async (fault) => {
-    const database = await createTestDatabase(`chaos_${fault}`);
+// Two replicas on one PostgreSQL state under a stream of 1,000 changes; each fault strikes
+// mid-stream. In AMQP mode behind the real listener, every fault; in poll mode, where the
+// checkpoint in the shared state is what the next leader reads on from, the SIGKILL. They all
+// run side by side.
+it.concurrent.each<[Fault, Mode]>([
+  ['sigkill-leader', 'amqp'],
+  ['terminate-leader-backend', 'amqp'],
+  ['rolling-restart', 'amqp'],
+  ['sigkill-leader', 'poll'],
+])(
+  'two replicas on PostgreSQL, %s (%s): the standby takes over and no change is lost',
+  async (fault, mode) => {
+    const database = await createTestDatabase(`chaos_${fault}_${mode}`);
     try {
       await runScenario(
         facts,
-        { name: `failover-${fault}`, mode: 'amqp', env: { STATE_URL: database.url } },
+        { name: `failover-${fault}`, mode, env: { STATE_URL: database.url } },
         async (scenario) => {
           const pair = await ReplicaPair.create(scenario, database.url);
           const [first, second] = pair.replicas;

@@ -55,7 +55,8 @@ export class ScimProcess {
     }
     const child = await spawnNode(
       this.options.entry,
-      ['--port', String(this.options.port), '--token', this.options.token, '--test-api'],
+      // `--token=…`: a random token may start with a dash, which would read as an option.
+      ['--port', String(this.options.port), `--token=${this.options.token}`, '--test-api'],
       { cwd: REPO_ROOT, env: { ...process.env }, logFile: this.options.logFile },
     );
     this.#child = child;
