@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { USER_EVENT_TYPES } from '../domain/keycloak-event.js';
 import { ScimError, describeError, isTransientStatus } from '../errors.js';
-import { LEADER_LOCK_KEY } from '../ha/leader-lock.js';
+import { leaderLockHolder } from '../ha/leader-lock.js';
 import { keycloakStatusOf } from '../keycloak/keycloak-errors.js';
 import type { KeycloakReader, RealmEventsConfig } from '../keycloak/keycloak-reader.js';
 import { amqpTrust } from '../sources/amqp-trust.js';
@@ -45,16 +45,11 @@ async function checkStateDatabase(url: string): Promise<CheckResult> {
     const version = await client.query<{ v: string }>(
       "SELECT current_setting('server_version') AS v",
     );
-    const leader = await client.query<{ held: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-         AND classid = 0 AND objid = $1
-         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held`,
-      [LEADER_LOCK_KEY],
-    );
+    const leads = (await leaderLockHolder(client)) !== undefined;
     return {
       name: 'State database',
       ok: true,
-      detail: `PostgreSQL ${version.rows[0]?.v ?? '?'} answers; ${leader.rows[0]?.held === true ? 'a replica leads' : 'no replica leads yet'}`,
+      detail: `PostgreSQL ${version.rows[0]?.v ?? '?'} answers; ${leads ? 'a replica leads' : 'no replica leads yet'}`,
     };
   } catch (error) {
     return {

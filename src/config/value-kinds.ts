@@ -164,24 +164,34 @@ export function httpUrl(example: string): ValueKind<string> {
 
 /** An AMQP 0-9-1 URL; kept as written, since amqplib reads the vhost from its exact path. */
 export function amqpUrl(): ValueKind<string> {
-  return {
+  return schemeUrl({
+    schemes: ['amqp:', 'amqps:'],
     expected: 'an amqp:// or amqps:// URL such as amqp://user:pass@host:5672/vhost',
-    schema: z
-      .string(notText)
-      .trim()
-      .min(1, 'is empty')
-      .refine((value) => {
-        if (!URL.canParse(value)) return false;
-        const url = new URL(value);
-        return (url.protocol === 'amqp:' || url.protocol === 'amqps:') && url.hostname !== '';
-      }, 'is not an amqp:// or amqps:// URL with a host'),
-  };
+    refusal: 'is not an amqp:// or amqps:// URL with a host',
+    needsHost: true,
+  });
 }
 
 /** A PostgreSQL connection URL, as node-postgres reads it (libpq's URI form). */
 export function postgresUrl(): ValueKind<string> {
-  return {
+  return schemeUrl({
+    schemes: ['postgres:', 'postgresql:'],
     expected: 'a postgres:// or postgresql:// URL such as postgres://relay:pass@db:5432/relay',
+    refusal: 'is not a postgres:// or postgresql:// URL',
+    // libpq reads a host-less URL as the local socket.
+    needsHost: false,
+  });
+}
+
+/** A URL of one of `schemes`, kept as written. */
+function schemeUrl(options: {
+  readonly schemes: readonly string[];
+  readonly expected: string;
+  readonly refusal: string;
+  readonly needsHost: boolean;
+}): ValueKind<string> {
+  return {
+    expected: options.expected,
     schema: z
       .string(notText)
       .trim()
@@ -189,8 +199,10 @@ export function postgresUrl(): ValueKind<string> {
       .refine((value) => {
         if (!URL.canParse(value)) return false;
         const url = new URL(value);
-        return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
-      }, 'is not a postgres:// or postgresql:// URL'),
+        return (
+          options.schemes.includes(url.protocol) && (!options.needsHost || url.hostname !== '')
+        );
+      }, options.refusal),
   };
 }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client } from 'pg';
+import type { Client, ClientBase } from 'pg';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -36,6 +36,21 @@ export interface Leadership {
   readonly lost: Promise<Error>;
   /** Gives the lock up (closing its connection), so a standby takes over at once. */
   release(): Promise<void>;
+}
+
+/**
+ * The backend (PostgreSQL pid) that holds the leader lock in `client`'s database; undefined
+ * when no replica leads. Advisory locks are per database, and a bigint key shows in `pg_locks`
+ * as its high (`classid`) and low (`objid`) 32 bits.
+ */
+export async function leaderLockHolder(client: ClientBase): Promise<number | undefined> {
+  const found = await client.query<{ pid: number }>(
+    `SELECT pid FROM pg_locks
+       WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = $1
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [LEADER_LOCK_KEY],
+  );
+  return found.rows[0]?.pid;
 }
 
 /** The leader lock is taken; only a dry run may read beside the leader. */
@@ -138,7 +153,8 @@ function watch(client: Client, options: LeaderLockOptions): Leadership {
     if (beating) return;
     beating = true;
     const answer = client.query('SELECT 1');
-    const late = sleep(options.heartbeatTimeoutMs, 'late' as const);
+    const deadline = new AbortController();
+    const late = sleep(options.heartbeatTimeoutMs, 'late' as const, { signal: deadline.signal });
     Promise.race([answer, late])
       .then((outcome) => {
         if (outcome === 'late') {
@@ -150,6 +166,7 @@ function watch(client: Client, options: LeaderLockOptions): Leadership {
       })
       .finally(() => {
         beating = false;
+        deadline.abort();
       });
   }, options.heartbeatMs);
   timer.unref();

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { LEADER_LOCK_KEY } from '../../../src/ha/leader-lock.js';
+import { leaderLockHolder } from '../../../src/ha/leader-lock.js';
 import { freePort } from '../../support/free-port.js';
 import { RelayProcess } from './relay-process.js';
 import type { Scenario } from './scenario.js';
@@ -63,19 +63,9 @@ export class ReplicaPair {
 
   /** The PostgreSQL backend that holds the leader lock. */
   async lockHolderBackend(): Promise<number> {
-    return this.withState(async (client) => {
-      // A bigint advisory key shows as its high (classid) and low (objid) 32 bits; advisory
-      // locks are per database, and other scenarios' relays hold the same key in theirs.
-      const found = await client.query<{ pid: number }>(
-        `SELECT pid FROM pg_locks
-           WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = $1
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-        [LEADER_LOCK_KEY],
-      );
-      const pid = found.rows[0]?.pid;
-      if (pid === undefined) throw new Error('nobody holds the leader lock');
-      return pid;
-    });
+    const pid = await this.withState((client) => leaderLockHolder(client));
+    if (pid === undefined) throw new Error('nobody holds the leader lock');
+    return pid;
   }
 
   async terminateBackend(pid: number): Promise<void> {
