@@ -20,14 +20,26 @@ export async function seedUsers(
   const indexes = Array.from({ length: count }, (_, index) => index);
   return mapWithConcurrency(indexes, options.concurrency ?? DEFAULT_CONCURRENCY, async (index) => {
     const username = `${prefix}-${String(index).padStart(4, '0')}`;
-    const { id } = await admin.users.create({
+    const representation = {
       username,
       email: `${username}@example.test`,
       firstName: 'Seed',
       lastName: `User ${index}`,
       enabled: true,
-    });
-    return { id, username };
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await admin.users.create(representation);
+        return { id, username };
+      } catch (error) {
+        // Keycloak 25 can fail a create made while a fresh realm's cache fills
+        // (ConcurrentModificationException, a 500): the user may or may not exist then.
+        const [existing] = await admin.users.find({ username, exact: true });
+        if (existing?.id !== undefined) return { id: existing.id, username };
+        if (attempt >= 3) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
   });
 }
 
