@@ -251,6 +251,7 @@ export async function createRelay(
         queue: config.amqp.queue,
         realm: config.keycloak.realm,
         prefetch: config.amqp.prefetch,
+        settleMs: config.eventSettleMs,
         ca: config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
         logger,
       },
@@ -340,7 +341,9 @@ export async function createRelay(
       } else {
         const retention = await retentionMs();
         assertNotStopping();
-        const poll = storedEvents('poll', config.poll.intervalMs, retention, {});
+        const poll = storedEvents('poll', config.poll.intervalMs, retention, {
+          settleMs: config.eventSettleMs,
+        });
         source = poll;
         await startFromCheckpoint(poll);
       }

@@ -166,6 +166,17 @@ export const settings = defineSettings({
     'poll',
     "Where change hints come from: Keycloak's event API (`poll`) or RabbitMQ (`amqp`)",
   ),
+  /**
+   * How long after an event's time the relay waits before it reads the changed entity. Keycloak
+   * hands an event to its listeners before it drops the entity from its own cache (keycloak#51532),
+   * so a read at once can still see the old values. Default: `100`.
+   */
+  eventSettleMs: withDefault(
+    'EVENT_SETTLE_MS',
+    wholeNumber(0, 10_000, 'milliseconds'),
+    100,
+    "How long after an event's time the relay waits before reading the changed entity, so that Keycloak's cache holds the change",
+  ),
   poll: {
     /** Pause between two polls of Keycloak's events. Default: `5000`. */
     intervalMs: withDefault(
@@ -204,11 +215,15 @@ export const settings = defineSettings({
       },
       'Durable queue the relay declares and binds to the exchange',
     ),
-    /** Unacknowledged messages the broker hands out at once. Default: `16`. */
+    /**
+     * Unacknowledged messages the broker hands out at once. Each holds its place while it settles
+     * (`EVENT_SETTLE_MS`) and is applied, so this bounds the rate: 64 allows some 400 events/s.
+     * Default: `64`.
+     */
     prefetch: withDefault(
       'AMQP_PREFETCH',
       wholeNumber(1, 65_535),
-      16,
+      64,
       'Unacknowledged messages the broker hands to the relay at once',
     ),
     /**

@@ -38,6 +38,11 @@ export interface AmqpSourceOptions {
   /** Unacked messages in flight at most: bounds memory and the work a crash repeats. */
   readonly prefetch: number;
   /**
+   * How long after its time an event is applied at the soonest. Keycloak publishes before it
+   * drops the entity from its cache, so a read at once may return the values before the change.
+   */
+  readonly settleMs?: number | undefined;
+  /**
    * PEM text of CA certificates to trust for `amqps://` (the content of `AMQP_CA_FILE`), in
    * addition to the public roots; `check` trusts the same file, so both commands agree.
    */
@@ -211,6 +216,8 @@ export class AmqpSource {
         `set a message aside, its work parked: ${setAside}`,
       );
     } else {
+      const wait = settleDelayMs(meaning.event.event.time, Date.now(), this.options.settleMs ?? 0);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       try {
         await Promise.all(meaning.hints.map((hint) => this.deps.submit(hint)));
       } catch (error) {
@@ -275,6 +282,15 @@ export class AmqpSource {
     );
     ackIfOpen(channel, message, this.channel);
   }
+}
+
+/**
+ * How long to hold an event that happened at `eventTime` before reading what it changed: what is
+ * left of `settleMs` since then. Never more than `settleMs`, so a Keycloak clock ahead of ours
+ * costs no more than the settle time; an event from a backlog waits not at all.
+ */
+export function settleDelayMs(eventTime: number, now: number, settleMs: number): number {
+  return Math.min(settleMs, Math.max(0, eventTime + settleMs - now));
 }
 
 /** The event a message carries, by kind. */

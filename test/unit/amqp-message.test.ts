@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { membershipHint, userHint } from '../../src/domain/hint.js';
-import { parseMessage } from '../../src/sources/amqp-source.js';
+import { parseMessage, settleDelayMs } from '../../src/sources/amqp-source.js';
 import { bindingKeys, eventKindOf, routingKeyWord } from '../../src/sources/routing-key.js';
 
 const message = (body: unknown) => ({
@@ -93,5 +93,25 @@ describe('listener messages', () => {
     expect(parseMessage(undefined, message({ hello: 'world' }))).toEqual({
       error: 'malformed event: neither an admin event nor a user event',
     });
+  });
+});
+
+describe('settling an event before reading what it changed', () => {
+  it('waits out what is left of the settle time since the event happened', () => {
+    expect(settleDelayMs(1_000, 1_000, 100)).toBe(100);
+    expect(settleDelayMs(1_000, 1_030, 100)).toBe(70);
+  });
+
+  it('does not wait for an event from a backlog', () => {
+    expect(settleDelayMs(1_000, 1_100, 100)).toBe(0);
+    expect(settleDelayMs(1_000, 60_000, 100)).toBe(0);
+  });
+
+  it("waits no longer than the settle time when Keycloak's clock is ahead", () => {
+    expect(settleDelayMs(5_000, 1_000, 100)).toBe(100);
+  });
+
+  it('never waits with settling turned off', () => {
+    expect(settleDelayMs(5_000, 1_000, 0)).toBe(0);
   });
 });
