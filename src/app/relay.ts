@@ -331,7 +331,7 @@ export async function createRelay(
         http = await startHttpServer({
           host: config.http.host,
           port: config.http.port,
-          metrics,
+          metrics: metrics.registry,
           readiness,
         });
       }

@@ -56,7 +56,7 @@ export async function runReplica(
     http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
-      metrics,
+      metrics: metrics.registry,
       readiness: () =>
         !leading
           ? standby()

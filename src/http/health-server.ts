@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { PermanentError, describeError } from '../errors.js';
-import { EXPOSITION_CONTENT_TYPE } from '../metrics/exposition.js';
-import type { MetricsSource } from '../metrics/registry.js';
+import type { Registry } from 'prom-client';
 import type { ReadinessCheck, ReadinessReport } from './readiness.js';
+
+/** What `/metrics` serves: a prom-client registry's exposition, with its content type. */
+export type MetricsSource = Pick<Registry, 'metrics' | 'contentType'>;
 
 /** How to start the health and metrics endpoint. */
 export interface HttpServerOptions {
@@ -10,7 +12,7 @@ export interface HttpServerOptions {
   readonly host?: string | undefined;
   /** TCP port; `0` takes a free one (see `port` on the result). */
   readonly port: number;
-  /** Served at `/metrics`. */
+  /** Served at `/metrics`: `RelayMetrics.registry`. */
   readonly metrics: MetricsSource;
   /** Asked at `/readyz`; every probe it reports must pass for a 200. */
   readonly readiness: ReadinessCheck;
@@ -105,7 +107,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       const body = readinessBody(await checkReadiness());
       sendJson(req, res, body.status === 'ready' ? 200 : 503, body);
     } else {
-      send(req, res, 200, EXPOSITION_CONTENT_TYPE, options.metrics.render());
+      const text = await options.metrics.metrics();
+      send(req, res, 200, options.metrics.contentType, text);
     }
   };
 

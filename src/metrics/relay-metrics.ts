@@ -1,9 +1,6 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hint } from '../domain/hint.js';
 import type { FullReconcileReason } from '../sync/engine.js';
-import { Counter } from './counter.js';
-import { Gauge } from './gauge.js';
-import { Histogram } from './histogram.js';
-import { MetricsRegistry, type MetricsSource } from './registry.js';
 
 /** Where an event came from: an admin event, a user event, or a message the relay cannot read. */
 export type EventKind = 'admin' | 'user' | 'unknown';
@@ -39,143 +36,129 @@ export const RECONCILE_SECONDS_BUCKETS: readonly number[] = [
 ];
 
 /**
- * The relay's metrics, all named `scim_relay_*`, behind one method per thing that happens. The
- * relay calls these from its hooks (sources, work queue, SCIM client); `render()` is what
- * `/metrics` serves.
+ * The relay's metrics, all named `scim_relay_*`, behind one method per thing that happens, on a
+ * prom-client registry of their own (never the global one: every relay, and every test, counts
+ * apart), with prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`:
+ * memory, CPU, event-loop lag, GC) beside them. The relay calls the methods from its hooks
+ * (sources, work queue, SCIM client); `/metrics` serves `registry`.
  */
-export class RelayMetrics implements MetricsSource {
-  readonly #registry = new MetricsRegistry();
+export class RelayMetrics {
+  /** What `/metrics` serves: `registry.metrics()`, as `registry.contentType`. */
+  readonly registry = new Registry();
 
-  readonly #received = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_events_received_total',
-      help: 'Keycloak events received, by kind (admin, user, or unknown when unreadable).',
-      labelNames: ['kind'],
-    }),
-  );
-  readonly #applied = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_reconciles_applied_total',
-      help: 'Reconciles that made SCIM match Keycloak, by kind of entity.',
-      labelNames: ['kind'],
-    }),
-  );
-  readonly #failed = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_reconciles_failed_total',
-      help: 'Reconciles that failed and were parked for a later retry, by kind of entity.',
-      labelNames: ['kind'],
-    }),
-  );
-  readonly #duration = this.#registry.register(
-    new Histogram({
-      name: 'scim_relay_reconcile_duration_seconds',
-      help: 'Time from the start of a reconcile to SCIM holding the new state, retries included.',
-      labelNames: ['kind'],
-      buckets: RECONCILE_SECONDS_BUCKETS,
-    }),
-  );
-  readonly #retries = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_retries_total',
-      help: 'Attempts repeated after a transient failure, of one SCIM request or of a whole reconcile.',
-      labelNames: ['scope'],
-    }),
-  );
-  readonly #parked = this.#registry.register(
-    new Gauge({
-      name: 'scim_relay_parked_items',
-      help: 'Changes parked after repeated failures, waiting for their next retry.',
-      labelNames: [],
-    }),
-  );
-  readonly #oldestUnverified = this.#registry.register(
-    new Gauge({
-      name: 'scim_relay_oldest_unverified_age_seconds',
-      help: 'Age of the oldest last verification among the users and groups the relay manages: how stale the worst twin may be. The periodic verification keeps it under RESYNC_INTERVAL_MS plus a slice.',
-      labelNames: [],
-    }),
-  );
-  readonly #leader = this.#registry.register(
-    new Gauge({
-      name: 'scim_relay_is_leader',
-      help: 'Whether this replica is the leader (1), the only one that consumes events and writes; 0 on a standby. A relay on SQLite state is always its own leader.',
-      labelNames: [],
-    }),
-  );
-  /** When the oldest verification happened (epoch ms); read at each rendering. */
+  readonly #received = new Counter({
+    name: 'scim_relay_events_received_total',
+    help: 'Keycloak events received, by kind (admin, user, or unknown when unreadable).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly #applied = new Counter({
+    name: 'scim_relay_reconciles_applied_total',
+    help: 'Reconciles that made SCIM match Keycloak, by kind of entity.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly #failed = new Counter({
+    name: 'scim_relay_reconciles_failed_total',
+    help: 'Reconciles that failed and were parked for a later retry, by kind of entity.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: 'scim_relay_reconcile_duration_seconds',
+    help: 'Time from the start of a reconcile to SCIM holding the new state, retries included.',
+    labelNames: ['kind'] as const,
+    buckets: [...RECONCILE_SECONDS_BUCKETS],
+    registers: [this.registry],
+  });
+  readonly #retries = new Counter({
+    name: 'scim_relay_retries_total',
+    help: 'Attempts repeated after a transient failure, of one SCIM request or of a whole reconcile.',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  readonly #parked = new Gauge({
+    name: 'scim_relay_parked_items',
+    help: 'Changes parked after repeated failures, waiting for their next retry.',
+    registers: [this.registry],
+  });
+  /** When the oldest verification happened (epoch ms); read at each scrape. */
   #oldestVerified: () => number | undefined = () => undefined;
-  readonly #deadLettered = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_dead_lettered_total',
-      help: 'Messages moved to the dead-letter queue: unreadable, the wrong shape, or another realm’s.',
-      labelNames: [],
-    }),
-  );
-  readonly #lastSync = this.#registry.register(
-    new Gauge({
-      name: 'scim_relay_last_sync_success_timestamp_seconds',
-      help: 'Unix time the relay last knew SCIM up to date: a completed poll, an applied message, or a full reconcile without failures; absent until the first.',
-      labelNames: [],
-    }),
-  );
-  readonly #scimResponses = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_scim_responses_total',
-      help: 'Answers of the SCIM target by request method and HTTP status; status 0: no answer.',
-      labelNames: ['method', 'status'],
-    }),
-  );
-
-  readonly #listenerLost = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_listener_lost_events_total',
-      help: 'Events the RabbitMQ listener never delivered that the backstop found in the realm’s stored events and applied, by kind.',
-      labelNames: ['kind'],
-    }),
-  );
-  readonly #fullReconciles = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_full_reconciles_total',
-      help: 'Full reconciles run, by why: first_start, events_expired, scim_lost, requested (the periodic verification runs in slices, not as full reconciles).',
-      labelNames: ['reason'],
-    }),
-  );
-  readonly #scimLost = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_scim_lost_total',
-      help: 'Times the SCIM side was found to have lost what the relay wrote (known resources answering 404, or fewer resources than the relay wrote), each followed by a full reconcile.',
-      labelNames: [],
-    }),
-  );
-  readonly #setAside = this.#registry.register(
-    new Counter({
-      name: 'scim_relay_set_aside_total',
-      help: 'Messages set aside (their work parked) after the relay died with them in flight AMQP_MAX_DELIVERIES times.',
-      labelNames: [],
-    }),
-  );
+  readonly #oldestUnverified = new Gauge({
+    name: 'scim_relay_oldest_unverified_age_seconds',
+    help: 'Age of the oldest last verification among the users and groups the relay manages: how stale the worst twin may be. The periodic verification keeps it under RESYNC_INTERVAL_MS plus a slice.',
+    registers: [this.registry],
+    collect: () => {
+      const oldest = this.#oldestVerified();
+      if (oldest === undefined) this.#oldestUnverified.remove();
+      else this.#oldestUnverified.set(Math.max(0, (Date.now() - oldest) / 1000));
+    },
+  });
+  readonly #leader = new Gauge({
+    name: 'scim_relay_is_leader',
+    help: 'Whether this replica is the leader (1), the only one that consumes events and writes; 0 on a standby. A relay on SQLite state is always its own leader.',
+    registers: [this.registry],
+  });
+  readonly #deadLettered = new Counter({
+    name: 'scim_relay_dead_lettered_total',
+    help: 'Messages moved to the dead-letter queue: unreadable, the wrong shape, or another realm’s.',
+    registers: [this.registry],
+  });
+  readonly #lastSync = new Gauge({
+    name: 'scim_relay_last_sync_success_timestamp_seconds',
+    help: 'Unix time the relay last knew SCIM up to date: a completed poll, an applied message, or a full reconcile without failures; absent until the first.',
+    registers: [this.registry],
+  });
+  readonly #scimResponses = new Counter({
+    name: 'scim_relay_scim_responses_total',
+    help: 'Answers of the SCIM target by request method and HTTP status; status 0: no answer.',
+    labelNames: ['method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly #listenerLost = new Counter({
+    name: 'scim_relay_listener_lost_events_total',
+    help: 'Events the RabbitMQ listener never delivered that the backstop found in the realm’s stored events and applied, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly #fullReconciles = new Counter({
+    name: 'scim_relay_full_reconciles_total',
+    help: 'Full reconciles run, by why: first_start, events_expired, scim_lost, requested (the periodic verification runs in slices, not as full reconciles).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly #scimLost = new Counter({
+    name: 'scim_relay_scim_lost_total',
+    help: 'Times the SCIM side was found to have lost what the relay wrote (known resources answering 404, or fewer resources than the relay wrote), each followed by a full reconcile.',
+    registers: [this.registry],
+  });
+  readonly #setAside = new Counter({
+    name: 'scim_relay_set_aside_total',
+    help: 'Messages set aside (their work parked) after the relay died with them in flight AMQP_MAX_DELIVERIES times.',
+    registers: [this.registry],
+  });
 
   constructor() {
     // Every known kind exists from the start, so rate() and alerts see a 0, not a gap.
-    for (const kind of EVENT_KINDS) this.#received.init({ kind });
+    for (const kind of EVENT_KINDS) this.#received.inc({ kind }, 0);
     for (const kind of RECONCILE_KINDS) {
-      this.#applied.init({ kind });
-      this.#failed.init({ kind });
-      this.#duration.init({ kind });
+      this.#applied.inc({ kind }, 0);
+      this.#failed.inc({ kind }, 0);
+      this.#duration.zero({ kind });
     }
-    for (const scope of RETRY_SCOPES) this.#retries.init({ scope });
-    for (const kind of ['admin', 'user'] as const) this.#listenerLost.init({ kind });
-    for (const reason of FULL_RECONCILE_REASONS) this.#fullReconciles.init({ reason });
-    this.#scimLost.init({});
-    this.#setAside.init({});
-    this.#parked.set({}, 0);
-    this.#leader.set({}, 1);
+    for (const scope of RETRY_SCOPES) this.#retries.inc({ scope }, 0);
+    for (const kind of ['admin', 'user'] as const) this.#listenerLost.inc({ kind }, 0);
+    for (const reason of FULL_RECONCILE_REASONS) this.#fullReconciles.inc({ reason }, 0);
+    this.#leader.set(1);
+    // prom-client starts an unlabelled gauge at 0; these have no value until one is known.
+    this.#lastSync.remove();
+    this.#oldestUnverified.remove();
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** This replica became the leader, or stands by. */
   setLeader(leader: boolean): void {
-    this.#leader.set({}, leader ? 1 : 0);
+    this.#leader.set(leader ? 1 : 0);
   }
 
   /** One message or polled event arrived. */
@@ -211,27 +194,27 @@ export class RelayMetrics implements MetricsSource {
 
   /** The SCIM side lost what the relay wrote. */
   scimLost(): void {
-    this.#scimLost.inc({});
+    this.#scimLost.inc();
   }
 
   /** A message was set aside by the crash guard. */
   setAside(): void {
-    this.#setAside.inc({});
+    this.#setAside.inc();
   }
 
   /** How many changes are parked right now. */
   setParked(count: number): void {
-    this.#parked.set({}, count);
+    this.#parked.set(count);
   }
 
   /** A message went to the dead-letter queue. */
   deadLettered(): void {
-    this.#deadLettered.inc({});
+    this.#deadLettered.inc();
   }
 
   /** SCIM was known up to date at `at`: a poll cycle, an applied message, or a clean full reconcile. */
   syncSucceeded(at: Date): void {
-    this.#lastSync.set({}, at.getTime() / 1000);
+    this.#lastSync.set(at.getTime() / 1000);
   }
 
   /** The SCIM target answered a request with `status` (0 when no answer came). */
@@ -244,11 +227,8 @@ export class RelayMetrics implements MetricsSource {
     this.#oldestVerified = oldest;
   }
 
-  render(): string {
-    const oldest = this.#oldestVerified();
-    if (oldest !== undefined) {
-      this.#oldestUnverified.set({}, Math.max(0, (Date.now() - oldest) / 1000));
-    }
-    return this.#registry.render();
+  /** The whole exposition, as `/metrics` serves it (Prometheus text format 0.0.4). */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

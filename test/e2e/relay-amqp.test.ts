@@ -11,9 +11,9 @@ import { createTestRealm } from '../support/test-realm.js';
 import { relayBehaviour } from './relay-behaviour.js';
 
 /** Events the relay counted as received, of one kind, from its Prometheus exposition. */
-function eventsReceived(metrics: RelayMetrics, kind: 'admin' | 'user'): number {
+async function eventsReceived(metrics: RelayMetrics, kind: 'admin' | 'user'): Promise<number> {
   const line = new RegExp(`^scim_relay_events_received_total\\{kind="${kind}"\\} (\\d+)$`, 'm');
-  const count = line.exec(metrics.render())?.[1];
+  const count = line.exec(await metrics.render())?.[1];
   return count === undefined ? 0 : Number(count);
 }
 
@@ -82,7 +82,7 @@ describeEachProfile('run, consuming the RabbitMQ listener’s messages', (profil
       const channel = await connection.createChannel();
       const { queue: observer } = await channel.assertQueue('', { exclusive: true });
       for (const key of bindingKeys(name)) await channel.bindQueue(observer, exchange, key);
-      const before = eventsReceived(harness.relay.metrics, 'admin');
+      const before = await eventsReceived(harness.relay.metrics, 'admin');
       const { id } = await admin.users.create({ username: 'heard', enabled: true });
       const message = await eventually(async (): Promise<GetMessage> => {
         const got = await channel.get(observer, { noAck: true });
@@ -111,7 +111,7 @@ describeEachProfile('run, consuming the RabbitMQ listener’s messages', (profil
         const user = (await harness.control.state()).users.find((u) => u.userName === 'heard');
         expect(user?.externalId).toBe(id);
       });
-      expect(eventsReceived(harness.relay.metrics, 'admin')).toBeGreaterThan(before);
+      expect(await eventsReceived(harness.relay.metrics, 'admin')).toBeGreaterThan(before);
     } finally {
       await connection.close();
     }

@@ -11,9 +11,8 @@ const BACKSTOP_MS = 2_000;
 const BACKSTOP_BOUND_MS = BACKSTOP_MS + 5_000 + 5_000;
 
 /** The sum of a counter's series in the relay's metrics, e.g. every kind of lost event. */
-function counter(harness: RelayHarness, name: string): number {
-  return harness.relay.metrics
-    .render()
+async function counter(harness: RelayHarness, name: string): Promise<number> {
+  return (await harness.relay.metrics.render())
     .split('\n')
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
@@ -92,7 +91,9 @@ describe('run in AMQP mode, with the stored events as a backstop', () => {
     console.error(`[backstop] four changes the listener lost reached SCIM in ${tookMs} ms`);
     expect(tookMs).toBeLessThanOrEqual(BACKSTOP_BOUND_MS);
     // Counted as events the listener lost: the user and group creations, the join, the update.
-    expect(counter(harness, 'scim_relay_listener_lost_events_total')).toBeGreaterThanOrEqual(4);
+    expect(await counter(harness, 'scim_relay_listener_lost_events_total')).toBeGreaterThanOrEqual(
+      4,
+    );
   });
 
   it('neither counts nor applies again what the real listener brought', async () => {
@@ -110,7 +111,7 @@ describe('run in AMQP mode, with the stored events as a backstop', () => {
     await harness.control.clearRequests();
     // Several backstop rounds past the 5 s the queue is given.
     await new Promise((resolve) => setTimeout(resolve, BACKSTOP_BOUND_MS));
-    expect(counter(harness, 'scim_relay_listener_lost_events_total')).toBe(0);
+    expect(await counter(harness, 'scim_relay_listener_lost_events_total')).toBe(0);
     // A reconcile reads the entity's twin by id; none ran, so the events were not applied again.
     const reads = (await harness.control.requests()).filter((r) =>
       /^\/(Users|Groups)\/./.test(r.scimPath ?? ''),

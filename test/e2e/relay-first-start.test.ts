@@ -39,10 +39,9 @@ describe.each(['kestra', 'generic'] as const)(
       const after = Date.parse(String(reconciled?.['time']));
 
       // The first polls apply the 120 stored events (user creates, joins) as hints.
-      await eventually(() => {
-        expect(adminEventsReceived(harness?.relay.metrics.render() ?? '')).toBeGreaterThanOrEqual(
-          80,
-        );
+      await eventually(async () => {
+        const text = (await harness?.relay.metrics.render()) ?? '';
+        expect(adminEventsReceived(text)).toBeGreaterThanOrEqual(80);
       });
       await harness.relay.engine.queue.idle();
       const state = await harness.control.state();

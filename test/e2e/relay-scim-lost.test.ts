@@ -2,9 +2,8 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 
 /** One series of a counter in the relay's metrics, e.g. `{reason="scim_lost"}`; 0 when absent. */
-function sample(harness: RelayHarness, series: string): number {
-  const line = harness.relay.metrics
-    .render()
+async function sample(harness: RelayHarness, series: string): Promise<number> {
+  const line = (await harness.relay.metrics.render())
     .split('\n')
     .find((candidate) => candidate.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -62,13 +61,15 @@ describe('run, when the SCIM side loses what the relay wrote', () => {
 
   it('notices from the counts alone, without any event, and reconciles everything', async () => {
     const target = await provisioned('scim-lost-counts', 1_000);
-    const before = sample(target, 'scim_relay_full_reconciles_total{reason="scim_lost"}');
+    const before = await sample(target, 'scim_relay_full_reconciles_total{reason="scim_lost"}');
     await target.control.reset();
     const lostAt = Date.now();
     await expectAllInScim(target);
     console.error(`[scim-lost] counts: everything back in ${Date.now() - lostAt} ms`);
-    expect(sample(target, 'scim_relay_scim_lost_total')).toBe(1);
-    expect(sample(target, 'scim_relay_full_reconciles_total{reason="scim_lost"}')).toBe(before + 1);
+    expect(await sample(target, 'scim_relay_scim_lost_total')).toBe(1);
+    expect(await sample(target, 'scim_relay_full_reconciles_total{reason="scim_lost"}')).toBe(
+      before + 1,
+    );
     const said = target.log.records().filter((r) => r.level === 'error' || r.level === 'fatal');
     // Said once, and why: the counts, or the 404s of a reconcile still in flight at the reset.
     expect(said.map((r) => String(r.msg))).toEqual([
@@ -91,7 +92,7 @@ describe('run, when the SCIM side loses what the relay wrote', () => {
     // The groups and the other users come back too, though no event named them.
     await expectAllInScim(target);
     console.error(`[scim-lost] 404s: everything back in ${Date.now() - lostAt} ms`);
-    expect(sample(target, 'scim_relay_scim_lost_total')).toBe(1);
+    expect(await sample(target, 'scim_relay_scim_lost_total')).toBe(1);
     const state = await target.control.state();
     expect(state.users.find((u) => u.userName === 'kept-4')?.givenName).toBe('Changed');
   });

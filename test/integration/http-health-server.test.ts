@@ -18,7 +18,7 @@ async function start(
   const server = await startHttpServer({
     host: '127.0.0.1',
     port: 0,
-    metrics,
+    metrics: metrics.registry,
     readiness: readinessFromProbes(probes, timeoutMs === undefined ? {} : { timeoutMs }),
   });
   started.push(server);
@@ -88,7 +88,7 @@ describe('health and metrics endpoint', () => {
     const server = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
-      metrics: new RelayMetrics(),
+      metrics: new RelayMetrics().registry,
       readiness: () => Promise.reject(new Error('relay is shutting down')),
     });
     started.push(server);
@@ -129,10 +129,12 @@ describe('health and metrics endpoint', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = await response.text();
-    expect(text).toBe(metrics.render());
     expect(text).toContain('# TYPE scim_relay_events_received_total counter\n');
     expect(text).toContain('scim_relay_events_received_total{kind="admin"} 1\n');
     expect(text).toContain('scim_relay_scim_responses_total{method="POST",status="201"} 1\n');
+    // prom-client's default metrics are served beside the relay's.
+    expect(text).toContain('# TYPE process_resident_memory_bytes gauge\n');
+    expect(text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge\n');
   });
 
   it('answers HEAD without a body, 405 for other methods and 404 elsewhere', async () => {
@@ -159,9 +161,8 @@ describe('health and metrics endpoint', () => {
       host: '127.0.0.1',
       port: 0,
       metrics: {
-        render: () => {
-          throw new Error('broken family');
-        },
+        contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        metrics: () => Promise.reject(new Error('broken family')),
       },
       readiness: () => Promise.resolve({}),
     });
@@ -177,7 +178,7 @@ describe('health and metrics endpoint', () => {
     const first = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
-      metrics: new RelayMetrics(),
+      metrics: new RelayMetrics().registry,
       readiness: () => Promise.resolve({}),
     });
     started.push(first);
@@ -185,7 +186,7 @@ describe('health and metrics endpoint', () => {
       startHttpServer({
         host: '127.0.0.1',
         port: first.port,
-        metrics: new RelayMetrics(),
+        metrics: new RelayMetrics().registry,
         readiness: () => Promise.resolve({}),
       }),
     ).rejects.toThrow(`cannot listen on 127.0.0.1:${first.port} (EADDRINUSE)`);

@@ -25,7 +25,7 @@ async function serve(host?: string): Promise<RunningHttpServer> {
   const server = await startHttpServer({
     ...(host === undefined ? {} : { host }),
     port: 0,
-    metrics: new RelayMetrics(),
+    metrics: new RelayMetrics().registry,
     readiness: () => Promise.resolve({}),
   });
   servers.push(server);
