@@ -99,7 +99,9 @@ export async function createRelay(
           metrics.setParked(count);
         },
         onReconciled: () => {
-          metrics.syncSucceeded(new Date());
+          const now = new Date();
+          metrics.syncSucceeded(now);
+          metrics.fullReconcileSucceeded(now);
         },
         onFullReconcile: (reason) => {
           metrics.fullReconcile(reason);
@@ -126,6 +128,7 @@ export async function createRelay(
   );
   const submit = (hint: Hint): Promise<Outcome> => engine.submit(hint);
   metrics.trackOldestVerified(() => store.oldestVerified());
+  metrics.setResyncInterval(config.sync.resyncIntervalMs);
 
   /** The realm's event retention: a source that fell further behind lost events unseen. */
   const retentionMs = async (): Promise<number | undefined> => {

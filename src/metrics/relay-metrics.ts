@@ -137,6 +137,16 @@ export class RelayMetrics {
     help: 'Messages set aside (their work parked) after the relay died with them in flight AMQP_MAX_DELIVERIES times.',
     registers: [this.registry],
   });
+  readonly #lastFullReconcile = new Gauge({
+    name: 'scim_relay_last_full_reconcile_timestamp_seconds',
+    help: 'Unix time the last full reconcile of this process ended without failures; absent until the first (full reconciles run at first start, after lost events or a lost SCIM state, and on request, not periodically).',
+    registers: [this.registry],
+  });
+  readonly #resyncInterval = new Gauge({
+    name: 'scim_relay_resync_interval_seconds',
+    help: 'RESYNC_INTERVAL_MS in seconds: the period in which the periodic verification checks every managed user and group; 0 when it is switched off. Absent on a standby.',
+    registers: [this.registry],
+  });
 
   constructor() {
     // Every known kind exists from the start, so rate() and alerts see a 0, not a gap.
@@ -153,6 +163,8 @@ export class RelayMetrics {
     // prom-client starts an unlabelled gauge at 0; these have no value until one is known.
     this.#lastSync.remove();
     this.#oldestUnverified.remove();
+    this.#lastFullReconcile.remove();
+    this.#resyncInterval.remove();
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -190,6 +202,16 @@ export class RelayMetrics {
   /** A full reconcile starts, and why. */
   fullReconcile(reason: FullReconcileReason): void {
     this.#fullReconciles.inc({ reason });
+  }
+
+  /** A full reconcile ended at `at` without failures. */
+  fullReconcileSucceeded(at: Date): void {
+    this.#lastFullReconcile.set(at.getTime() / 1000);
+  }
+
+  /** The configured period of the periodic verification (RESYNC_INTERVAL_MS); 0: off. */
+  setResyncInterval(ms: number): void {
+    this.#resyncInterval.set(ms / 1000);
   }
 
   /** The SCIM side lost what the relay wrote. */

@@ -54,6 +54,8 @@ describe('RelayMetrics', () => {
       'scim_relay_full_reconciles_total counter',
       'scim_relay_scim_lost_total counter',
       'scim_relay_set_aside_total counter',
+      'scim_relay_last_full_reconcile_timestamp_seconds gauge',
+      'scim_relay_resync_interval_seconds gauge',
     ]);
     const helps = text.split('\n').filter((line) => line.startsWith('# HELP scim_relay_'));
     expect(helps).toHaveLength(types.length);
@@ -73,6 +75,8 @@ describe('RelayMetrics', () => {
     expect(s.get('scim_relay_dead_lettered_total')).toBe('0');
     expect(s.has('scim_relay_last_sync_success_timestamp_seconds')).toBe(false);
     expect(s.has('scim_relay_oldest_unverified_age_seconds')).toBe(false);
+    expect(s.has('scim_relay_last_full_reconcile_timestamp_seconds')).toBe(false);
+    expect(s.has('scim_relay_resync_interval_seconds')).toBe(false);
     expect([...s.keys()].some((key) => key.startsWith('scim_relay_scim_responses_total'))).toBe(
       false,
     );
@@ -141,9 +145,11 @@ describe('RelayMetrics', () => {
     );
   });
 
-  it('reports full reconciles, the leadership and what the crash guard and backstop did', async () => {
+  it('reports the last clean full reconcile, the verification period and the leadership', async () => {
     const metrics = new RelayMetrics();
     metrics.fullReconcile('first_start');
+    metrics.fullReconcileSucceeded(new Date('2026-01-02T03:04:05Z'));
+    metrics.setResyncInterval(3_600_000);
     metrics.setLeader(false);
     metrics.listenerLost('user');
     metrics.scimLost();
@@ -151,6 +157,8 @@ describe('RelayMetrics', () => {
     const s = samples(await metrics.render());
     expect(s.get('scim_relay_full_reconciles_total{reason="first_start"}')).toBe('1');
     expect(s.get('scim_relay_full_reconciles_total{reason="scim_lost"}')).toBe('0');
+    expect(s.get('scim_relay_last_full_reconcile_timestamp_seconds')).toBe('1767323045');
+    expect(s.get('scim_relay_resync_interval_seconds')).toBe('3600');
     expect(s.get('scim_relay_is_leader')).toBe('0');
     expect(s.get('scim_relay_listener_lost_events_total{kind="user"}')).toBe('1');
     expect(s.get('scim_relay_listener_lost_events_total{kind="admin"}')).toBe('0');
