@@ -130,6 +130,9 @@ export class GroupMemberWriter {
 
   private async drain(groupScimId: string, queue: Map<string, Wish>): Promise<void> {
     try {
+      // The first wish waits a turn of the event loop for the others of its burst (a full
+      // reconcile's adds to one group, a user joining its groups), so they share one PATCH.
+      await new Promise((resolve) => setImmediate(resolve));
       while (queue.size > 0) {
         const batch: [string, Wish][] = [];
         for (const entry of queue) {
