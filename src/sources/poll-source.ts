@@ -140,19 +140,22 @@ export class PollSource {
   }
 
   /**
-   * Polls now, then every `intervalMs`. Rejects when the checkpoint is older than the events'
+   * Starts polling: at once (or after `intervalMs` with `firstPollAfterInterval`), then
+   * `intervalMs` after each poll ends. Rejects when the checkpoint is older than the events'
    * retention: changes may have been lost, and only a resync can repair that.
+   *
+   * The first poll runs in the background: it re-reads the overlap window, seconds of work
+   * under a heavy stream, and a replica taking over must not stay unready meanwhile. It counts
+   * as healthy from now on, until polls stop completing.
    */
-  async start(): Promise<void> {
-    if (this.options.firstPollAfterInterval === true) {
-      const now = Date.now();
-      for (const stream of this.streams) {
-        this.assertWithinRetention(stream, this.load(stream, now), now);
-      }
-    } else {
-      await this.pollOnce();
+  start(): Promise<void> {
+    const now = Date.now();
+    for (const stream of this.streams) {
+      this.assertWithinRetention(stream, this.load(stream, now), now);
     }
-    this.schedule();
+    this.lastPolled = now;
+    this.schedule(this.options.firstPollAfterInterval === true ? this.options.intervalMs : 0);
+    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
@@ -186,7 +189,7 @@ export class PollSource {
     }
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.options.intervalMs): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.pollOnce()
@@ -198,7 +201,7 @@ export class PollSource {
         .finally(() => {
           this.schedule();
         });
-    }, this.options.intervalMs);
+    }, delayMs);
   }
 
   private async pollStream(stream: Stream): Promise<number> {
