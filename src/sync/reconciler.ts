@@ -505,7 +505,22 @@ export class Reconciler {
    * needs the twin and holds that user's lock): then they are scheduled. A group that cannot be
    * provisioned (its name taken) still has its subtree reconciled before its problem is thrown.
    */
-  async reconcileGroup(
+  reconcileGroup(
+    keycloakId: string,
+    subtree: boolean,
+    how: {
+      readonly why: string;
+      readonly planned?: Planned<GroupDecision> | undefined;
+      readonly inPassing?: boolean | undefined;
+    },
+  ): Promise<Outcome> {
+    // From before its first read to after its last look at the id map (see unlessDeletedMeanwhile).
+    return this.marked(ANY_GROUP, how.planned, () =>
+      this.reconcileGroupMarked(keycloakId, subtree, how),
+    );
+  }
+
+  private async reconcileGroupMarked(
     keycloakId: string,
     subtree: boolean,
     how: {
@@ -631,13 +646,14 @@ export class Reconciler {
         this.store.group(keycloakId)?.displayName,
       ];
       try {
-        const outcome = await this.locks.runAll(displayNameKeys(names), async () =>
-          this.unlessDeletedMeanwhile(
-            keycloakId,
-            await this.applyGroup(planned.decision, why, true),
-            why,
-          ),
-        );
+        const outcome = await this.locks.runAll(displayNameKeys(names), async () => {
+          const applied = await this.applyGroup(planned.decision, why, true);
+          // Only a group reconcile of the event path can have missed this twin (see
+          // unlessDeletedMeanwhile); a full reconcile with none beside it skips the read.
+          return this.freshness.changedSince(planned.snapshot, ANY_GROUP)
+            ? this.unlessDeletedMeanwhile(keycloakId, applied, why)
+            : applied;
+        });
         return { outcome, keycloak: undefined, before };
       } catch (error) {
         if (!(error instanceof StaleDecisionError) && !isNameTaken(error)) throw error;
@@ -675,6 +691,8 @@ export class Reconciler {
    * A group whose twin was just created or adopted may have been deleted meanwhile with an
    * ancestor, which Keycloak does without an event for it. That ancestor's reconcile looks for
    * twins below it in the id map, where this one was not yet: so look again now that it is.
+   * That reconcile marks `ANY_GROUP` when it begins, before it looks, so a full reconcile that
+   * finds no such mark since its listing began knows nobody looked without seeing this twin.
    */
   private async unlessDeletedMeanwhile(
     keycloakId: string,
@@ -927,6 +945,9 @@ export function userKey(keycloakId: string): string {
 export function groupKey(keycloakId: string): string {
   return `group:${keycloakId}`;
 }
+
+/** Marked by every group reconcile of the event path, whichever group. */
+const ANY_GROUP = 'group:*';
 
 function userNameKeys(names: readonly (string | undefined)[]): string[] {
   return names.flatMap((name) => (name === undefined ? [] : [`userName:${name.toLowerCase()}`]));
