@@ -171,6 +171,11 @@ export async function createRelay(
               onRecovered: (kind: 'admin' | 'user') => {
                 metrics.listenerLost(kind);
               },
+              // A completed backstop poll proves the relay in step with Keycloak's stored events,
+              // so a quiet realm in AMQP mode does not look stuck.
+              onPolled: () => {
+                metrics.syncSucceeded(new Date());
+              },
             }),
       },
     );
