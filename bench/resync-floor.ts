@@ -24,7 +24,7 @@ export async function listKeycloak(config: Config, concurrency: number): Promise
     for await (const group of reader.groups()) groups.push(group.id);
     let members = 0;
     await forEachConcurrently(groups, concurrency, async (id) => {
-      for await (const _ of reader.groupMembers(id)) members += 1;
+      for await (const _ of reader.groupMemberIds(id)) members += 1;
     });
     return { users, groups: groups.length, members };
   } finally {

@@ -14,7 +14,7 @@ export function reconcilerView(access: KeycloakAccess): KeycloakRealmReader {
     group: (id) => access.group(id),
     userGroups: (userId) => access.userGroups(userId),
     descendants: (groupId) => access.descendants(groupId),
-    groupMembers: (groupId) => access.groupMembers(groupId),
+    groupMemberIds: (groupId) => access.groupMemberIds(groupId),
   };
 }
 

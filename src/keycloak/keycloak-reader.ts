@@ -12,7 +12,7 @@ import {
 } from './keycloak-access-options.js';
 import { toKeycloakError, type KeycloakCallContext } from './keycloak-errors.js';
 import { keycloakGroupRecordSchema, type KeycloakGroup } from './keycloak-group.js';
-import { keycloakUserSchema, type KeycloakUser } from './keycloak-user.js';
+import { keycloakMemberSchema, keycloakUserSchema, type KeycloakUser } from './keycloak-user.js';
 import { pagedEvents } from './event-paging.js';
 import { paged } from './paging.js';
 import { parseKeycloakRecord } from './parse-keycloak-record.js';
@@ -42,8 +42,8 @@ export interface KeycloakReader {
    * when the group does not exist (any more).
    */
   descendants(groupId: string): AsyncGenerator<KeycloakGroup, void, undefined>;
-  /** The direct members of a group; nothing when the group does not exist (any more). */
-  groupMembers(groupId: string): AsyncGenerator<KeycloakUser, void, undefined>;
+  /** The ids of a group's direct members; nothing when the group does not exist (any more). */
+  groupMemberIds(groupId: string): AsyncGenerator<string, void, undefined>;
   /** The groups a user is a direct member of; nothing when the user does not exist. */
   userGroups(userId: string): AsyncGenerator<KeycloakGroup, void, undefined>;
   /**
@@ -268,14 +268,18 @@ export async function createKeycloakReader(
       yield* walkChildren(groupId);
     },
 
-    async *groupMembers(groupId) {
+    async *groupMemberIds(groupId) {
       yield* paged(async (first, max) => {
+        // Brief: Keycloak then loads no attributes per member, and the relay parses less; a
+        // listing of members is read for who they are, never for their fields.
         const page: unknown = await call(
           `list members of group ${groupId} (first=${first}, max=${max})`,
           VIEW_USERS,
-          () => client.groups.listMembers({ id: groupId, first, max, briefRepresentation: false }),
+          () => client.groups.listMembers({ id: groupId, first, max, briefRepresentation: true }),
         );
-        return listOrEmpty(page).map(toUser);
+        return listOrEmpty(page).map(
+          (value) => parseKeycloakRecord(keycloakMemberSchema, value, 'group member').id,
+        );
       }, pageSize);
     },
 

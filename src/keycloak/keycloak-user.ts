@@ -14,5 +14,8 @@ export const keycloakUserSchema = z.object({
   createdTimestamp: z.number().optional(),
 });
 
+/** A group member as listed in brief: its id is all a listing of members is read for. */
+export const keycloakMemberSchema = z.object({ id: z.string().min(1) });
+
 /** A user as read from Keycloak's admin API (full representation). */
 export type KeycloakUser = z.output<typeof keycloakUserSchema>;

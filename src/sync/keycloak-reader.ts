@@ -13,8 +13,8 @@ export interface KeycloakReader {
   userGroups(userId: string): AsyncIterable<KeycloakGroup>;
   /** Every group below this one, each parent before its children; nothing when it is gone. */
   descendants(groupId: string): AsyncIterable<KeycloakGroup>;
-  /** The direct members of a group; nothing when the group does not exist (any more). */
-  groupMembers(groupId: string): AsyncIterable<KeycloakUser>;
+  /** The ids of a group's direct members; nothing when the group does not exist (any more). */
+  groupMemberIds(groupId: string): AsyncIterable<string>;
 }
 
 /** What a full reconcile reads from Keycloak besides that: everything, page by page. */

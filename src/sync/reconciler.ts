@@ -469,7 +469,7 @@ export class Reconciler {
     await this.members.settled(groupScimId);
     const wanted = new Set<string>();
     const collect = async (id: string): Promise<void> => {
-      for await (const member of this.keycloak.groupMembers(id)) wanted.add(member.id);
+      for await (const memberId of this.keycloak.groupMemberIds(id)) wanted.add(memberId);
     };
     await collect(groupId);
     if (this.options.membershipMode === 'inherited') {
@@ -809,7 +809,7 @@ export class Reconciler {
       const users = new Set(formerMembers);
       if (group !== undefined) {
         const collect = async (id: string): Promise<void> => {
-          for await (const member of this.keycloak.groupMembers(id)) users.add(member.id);
+          for await (const memberId of this.keycloak.groupMemberIds(id)) users.add(memberId);
         };
         await collect(group.id);
         for await (const descendant of this.keycloak.descendants(group.id)) {

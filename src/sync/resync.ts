@@ -224,8 +224,8 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
       }
       await forEachConcurrently(groups, options.concurrency, async (group) => {
         const memberIds: string[] = [];
-        for await (const member of deps.keycloak.groupMembers(group.id)) {
-          memberIds.push(ids.of(member.id));
+        for await (const memberId of deps.keycloak.groupMemberIds(group.id)) {
+          memberIds.push(ids.of(memberId));
         }
         members.set(group.id, memberIds);
       });

@@ -153,12 +153,11 @@ describe('Keycloak readers against a seeded realm', () => {
     expect(await collect(reader.descendants(UNKNOWN_ID))).toEqual([]);
   });
 
-  it("yields a group's members exactly once across pages", async () => {
-    const read = await collect(reader.groupMembers(leaf.id));
-    expect(read.map((user) => user.id).sort()).toEqual(leafMembers.map((user) => user.id).sort());
-    expect(read.every((user) => user.email?.endsWith('@example.test') === true)).toBe(true);
-    expect(await collect(reader.groupMembers(byPath(groups, '/top-00/mid-05').id))).toEqual([]);
-    expect(await collect(reader.groupMembers(UNKNOWN_ID))).toEqual([]);
+  it("yields the ids of a group's members exactly once across pages", async () => {
+    const read = await collect(reader.groupMemberIds(leaf.id));
+    expect([...read].sort()).toEqual(leafMembers.map((user) => user.id).sort());
+    expect(await collect(reader.groupMemberIds(byPath(groups, '/top-00/mid-05').id))).toEqual([]);
+    expect(await collect(reader.groupMemberIds(UNKNOWN_ID))).toEqual([]);
   });
 
   it("yields a user's direct groups exactly once across pages", async () => {

@@ -33,7 +33,7 @@ function counted(realm: FakeRealm): { reader: KeycloakRealmReader; reads: Map<st
     group: (id) => (count('group'), realm.group(id)),
     userGroups: (id) => (count('userGroups'), realm.userGroups(id)),
     descendants: (id) => (count('descendants'), realm.descendants(id)),
-    groupMembers: (id) => (count('groupMembers'), realm.groupMembers(id)),
+    groupMemberIds: (id) => (count('groupMemberIds'), realm.groupMemberIds(id)),
     users: (from) => (count('users'), realm.users(from)),
     groups: () => (count('groups'), realm.groups()),
   };

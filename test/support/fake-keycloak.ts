@@ -525,13 +525,13 @@ export class FakeRealm implements KeycloakRealmReader {
     return this.walkLevel(groupId);
   }
 
-  groupMembers(groupId: string): AsyncIterable<KeycloakUser> {
+  groupMemberIds(groupId: string): AsyncIterable<string> {
     return this.paged(`list members of group ${groupId}`, () => {
       if (!this.groups_.has(groupId)) return [];
       return [...this.users_.values()]
         .filter((user) => this.joinedBy(user.id).has(groupId))
         .sort(byString((u) => u.username))
-        .map((user) => this.userView(user));
+        .map((user) => user.id);
     });
   }
 
