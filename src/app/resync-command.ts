@@ -9,6 +9,7 @@ import {
 } from '../domain/resync-plan.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { recordFullReconcile } from '../sync/full-reconcile-record.js';
 import { Reconciler } from '../sync/reconciler.js';
 import {
   resync,
@@ -243,11 +244,21 @@ export async function runResync(
     scope: provisionScopeOf(config),
     logger: deps.logger,
   });
+  const startedAt = Date.now();
   const report = await resync(
     { ...deps, reconciler },
     resyncRunOptions(config, command, progress.update),
   );
   progress.end();
+  if (!command.dryRun && command.scope === 'all') {
+    recordFullReconcile(deps.store, {
+      reason: 'resync',
+      startedAt,
+      endedAt: Date.now(),
+      failures: report.failures.length,
+      aborted: report.aborted,
+    });
+  }
   if (command.json) {
     output.out(JSON.stringify(reportJson(report), null, 2));
   } else {

@@ -4,6 +4,7 @@ import { DEFAULT_DELETION_GUARD } from '../domain/resync-plan.js';
 import { describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
+import { recordFullReconcile } from './full-reconcile-record.js';
 import type { KeycloakRealmReader } from './keycloak-reader.js';
 import { Reconciler, type ReconcilerOptions } from './reconciler.js';
 import { resync, type ResyncReport } from './resync.js';
@@ -132,7 +133,7 @@ export class SyncEngine {
   reconcileAll(reason: FullReconcileReason = 'requested'): Promise<ResyncReport> {
     if (this.running === undefined) {
       this.deps.hooks?.onFullReconcile?.(reason);
-      this.running = this.fullReconcile().finally(() => {
+      this.running = this.fullReconcile(reason).finally(() => {
         this.running = undefined;
       });
     }
@@ -200,7 +201,7 @@ export class SyncEngine {
     await sweeping;
   }
 
-  private async fullReconcile(): Promise<ResyncReport> {
+  private async fullReconcile(reason: FullReconcileReason): Promise<ResyncReport> {
     const { logger } = this.options;
     const began = Date.now();
     const report = await resync(
@@ -237,6 +238,14 @@ export class SyncEngine {
       this.deps.store.markAllVerified(began);
       this.deps.hooks?.onReconciled?.();
     }
+    // Beside the checkpoints it stands for, so that `status` can tell when it last ran.
+    recordFullReconcile(this.deps.store, {
+      reason,
+      startedAt: began,
+      endedAt: Date.now(),
+      failures: failures.length,
+      aborted: report.aborted,
+    });
     return report;
   }
 
