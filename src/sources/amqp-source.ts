@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   connect,
   type Channel,
@@ -26,7 +26,8 @@ import type { CrashGuard } from './crash-guard.js';
 import type { RealmIdentity } from './realm-identity.js';
 import { amqpTrust } from './amqp-trust.js';
 import { bindingKeys, eventKindOf } from './routing-key.js';
-import { declareEventQueue, ORIGINAL_ROUTING_KEY } from './event-queue.js';
+import { DEAD_LETTER_HEADERS, deadLetterQueueOf } from './dead-letter-headers.js';
+import { declareEventQueue } from './event-queue.js';
 
 export interface AmqpSourceOptions {
   /** `amqp://user:pass@host:5672/vhost`; may carry a password, so it is never logged. */
@@ -97,7 +98,7 @@ export class AmqpSource {
   ) {}
 
   get deadLetterQueue(): string {
-    return `${this.options.queue}.dead-letter`;
+    return deadLetterQueueOf(this.options.queue);
   }
 
   /** Connects, declares the queues and bindings, and starts consuming. */
@@ -268,10 +269,12 @@ export class AmqpSource {
         : {}),
       headers: {
         ...message.properties.headers,
-        'x-relay-reason': reason,
-        [ORIGINAL_ROUTING_KEY]: routingKeyOf(message),
-        'x-relay-exchange': message.fields.exchange,
-        'x-relay-dead-lettered-at': new Date().toISOString(),
+        [DEAD_LETTER_HEADERS.reason]: reason,
+        [DEAD_LETTER_HEADERS.routingKey]: routingKeyOf(message),
+        [DEAD_LETTER_HEADERS.exchange]: message.fields.exchange,
+        [DEAD_LETTER_HEADERS.deadLetteredAt]: new Date().toISOString(),
+        // Names the message for `dead-letter list` and `replay --id` while it stays there.
+        [DEAD_LETTER_HEADERS.id]: randomUUID(),
       },
     });
     await confirm.waitForConfirms();
@@ -333,7 +336,7 @@ export function parseMessage(
  * carries its original key in a header.
  */
 function routingKeyOf(message: Message): string {
-  const original: unknown = message.properties.headers?.[ORIGINAL_ROUTING_KEY];
+  const original: unknown = message.properties.headers?.[DEAD_LETTER_HEADERS.routingKey];
   return message.fields.exchange === '' && typeof original === 'string'
     ? original
     : message.fields.routingKey;
