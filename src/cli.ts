@@ -2,6 +2,7 @@
 import { RESYNC_USAGE, resyncCommand } from './app/resync-command.js';
 import { formatChecks, runChecks } from './app/check.js';
 import { runCommand } from './app/run-command.js';
+import { STATUS_USAGE, statusCommand } from './app/status-command.js';
 import { exitOnConfigError, loadConfig, type Config } from './config.js';
 import { describeError } from './errors.js';
 
@@ -11,9 +12,16 @@ Commands:
   run      relay Keycloak changes to Kestra's SCIM endpoint until stopped (SIGTERM/SIGINT)
   check    test connectivity and permissions, print a checklist; exit 0 only if all pass
   resync   make Kestra match Keycloak now (--dry-run to see the plan; resync --help for more)
+  status   checkpoints, lag, last full reconcile, parked work, dead letters, leader (--json)
 
 Settings come from environment variables (see README.md, "Configuration"); --config names a
 JSON file with the same keys.`;
+
+/** The usage of each command that takes options of its own (`<command> --help` prints it). */
+const COMMAND_USAGE: Partial<Record<string, string>> = {
+  resync: RESYNC_USAGE,
+  status: STATUS_USAGE,
+};
 
 /** The command line: `[--config FILE] <command> [command options]`; --config may come anywhere. */
 interface CommandLine {
@@ -52,11 +60,12 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return line.help ? 0 : 2;
   }
-  if (line.command === 'resync' && (line.rest.includes('--help') || line.rest.includes('-h'))) {
-    console.log(RESYNC_USAGE);
+  const usage = COMMAND_USAGE[line.command];
+  if (usage !== undefined && (line.rest.includes('--help') || line.rest.includes('-h'))) {
+    console.log(usage);
     return 0;
   }
-  if (line.command !== 'resync' && line.rest.length > 0) {
+  if (usage === undefined && line.rest.length > 0) {
     console.error(
       `"${line.command}" takes no options besides --config: ${line.rest.join(' ')}\n\n${USAGE}`,
     );
@@ -80,6 +89,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runCommand(config);
     case 'resync':
       return resyncCommand(line.rest, config);
+    case 'status':
+      return statusCommand(line.rest, config);
     default:
       console.error(`Unknown command "${line.command}".\n\n${USAGE}`);
       return 2;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { tryLeaderLock } from '../ha/leader-lock.js';
@@ -18,14 +19,22 @@ export interface CommandState {
  */
 export async function openCommandState(
   config: Config,
-  options: { readonly readOnly: boolean; readonly logger?: Logger },
+  options: {
+    readonly readOnly: boolean;
+    readonly logger?: Logger;
+    /** The command, as `status` names the holder of the leader lock: `parked retry`. */
+    readonly command?: string;
+  },
 ): Promise<CommandState> {
   const url = config.state.url;
   if (url === undefined) {
     const store = StateStore.open(config.state.dir, { readOnly: options.readOnly });
     return { store, close: () => store.close() };
   }
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: `keycloak-scim-relay ${options.command ?? 'command'} (${hostname()} pid ${process.pid})`,
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {

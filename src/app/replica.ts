@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { describeError } from '../errors.js';
@@ -65,7 +66,11 @@ export async function runReplica(
     });
   }
   const connect = async (): Promise<pg.Client> => {
-    const client = new pg.Client({ connectionString: stateUrl });
+    // Named, so that `status` (and pg_stat_activity) tells which replica holds the lead.
+    const client = new pg.Client({
+      connectionString: stateUrl,
+      application_name: `keycloak-scim-relay run (${hostname()} pid ${process.pid})`,
+    });
     client.on('error', () => undefined);
     await client.connect();
     return client;

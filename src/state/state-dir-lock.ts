@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -39,6 +39,31 @@ export class StateDirLock {
     return new StateDirLock(db, pidFile);
   }
 
+  /**
+   * Whether a process holds the lock on `stateDir`, and its pid as it wrote it, without taking
+   * the lock: a read of `relay.lock` needs a shared lock, which the holder's exclusive
+   * transaction refuses. The read lasts microseconds; a relay that starts in exactly that
+   * moment is refused as if another one ran, and its supervisor starts it again.
+   */
+  static probe(stateDir: string): { readonly held: boolean; readonly pid?: number | undefined } {
+    const file = join(stateDir, 'relay.lock');
+    if (!existsSync(file)) return { held: false };
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 0');
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return { held: false };
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY') {
+        const pid = Number(holderPid(join(stateDir, 'relay.lock.pid')));
+        return { held: true, ...(Number.isInteger(pid) && pid > 0 ? { pid } : {}) };
+      }
+      throw error;
+    } finally {
+      db.close();
+    }
+  }
+
   release(): void {
     if (!this.db.open) return;
     rmSync(this.pidFile, { force: true });
@@ -47,10 +72,16 @@ export class StateDirLock {
 }
 
 function holderOf(pidFile: string): string {
+  const pid = holderPid(pidFile);
+  return pid === undefined ? '' : ` (pid ${pid})`;
+}
+
+/** The pid the holder wrote, when it did. */
+function holderPid(pidFile: string): string | undefined {
   try {
     const pid = readFileSync(pidFile, 'utf8').trim();
-    return /^\d+$/.test(pid) ? ` (pid ${pid})` : '';
+    return /^\d+$/.test(pid) ? pid : undefined;
   } catch {
-    return '';
+    return undefined;
   }
 }

@@ -31,6 +31,14 @@ export interface ParkedItem {
   readonly lastFailedAt: number;
 }
 
+/** A checkpoint as stored: its name, its value (text, often JSON) and when it was written. */
+export interface CheckpointRow {
+  readonly name: string;
+  readonly value: string;
+  /** Epoch ms. */
+  readonly updatedAt: number;
+}
+
 /**
  * The relay's durable memory, in one SQLite file under STATE_DIR: the Keycloak-id to SCIM-id
  * maps (so deletes and renames work even where the SCIM server cannot filter by externalId),
@@ -128,6 +136,9 @@ export class StateStore {
          ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
       ),
       deleteCheckpoint: db.prepare<[string]>('DELETE FROM checkpoints WHERE name = ?'),
+      allCheckpoints: db.prepare<[], { name: string; value: string; updated_at: number }>(
+        'SELECT name, value, updated_at FROM checkpoints ORDER BY name',
+      ),
       park: db.prepare<[{ key: string; hint: string; reason: string; at: number }]>(
         `INSERT INTO parked (key, hint, reason, attempts, first_failed_at, last_failed_at)
          VALUES (@key, @hint, @reason, 1, @at, @at)
@@ -351,6 +362,13 @@ export class StateStore {
     this.statements.putCheckpoint.run(name, value, Date.now());
   }
 
+  /** Every checkpoint, by name, with when it was last written: what `status` shows. */
+  checkpointRows(): CheckpointRow[] {
+    return this.statements.allCheckpoints
+      .all()
+      .map((row) => ({ name: row.name, value: row.value, updatedAt: row.updated_at }));
+  }
+
   clearCheckpoint(name: string): void {
     this.statements.deleteCheckpoint.run(name);
   }
@@ -451,7 +469,8 @@ interface GroupRow {
   parent_id: string | null;
 }
 
-interface ParkedRow {
+/** A row of the `parked` table, as SQLite and PostgreSQL both hold it. */
+export interface ParkedRow {
   key: string;
   hint: string;
   reason: string;
@@ -464,7 +483,7 @@ function userFromRow(row: UserRow): UserRecord {
   return { keycloakId: row.keycloak_id, scimId: row.scim_id, userName: row.user_name };
 }
 
-function parkedFromRow(row: ParkedRow): ParkedItem {
+export function parkedFromRow(row: ParkedRow): ParkedItem {
   return {
     key: row.key,
     hint: JSON.parse(row.hint) as Hint,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StateDirLock } from '../../src/state/state-dir-lock.js';
 import { StateStore } from '../../src/state/state-store.js';
 import { REPO_ROOT } from '../support/repo-paths.js';
 import { stateStoreContract } from '../support/state-store-contract.js';
@@ -105,9 +106,30 @@ describe('StateStore on SQLite', () => {
     );
     await once(holder.stdout, 'data');
     expect(() => StateStore.open(dir)).toThrow(new RegExp(`pid ${holder.pid}`));
+    // `status` tells a held directory from a free one without taking the lock.
+    expect(StateDirLock.probe(dir)).toEqual({ held: true, pid: holder.pid });
     holder.kill('SIGKILL');
     await once(holder, 'exit');
+    expect(StateDirLock.probe(dir)).toEqual({ held: false });
     const store = StateStore.open(dir);
+    await store.close();
+  });
+
+  it('says no process holds a directory that was never locked', () => {
+    expect(StateDirLock.probe(newDir())).toEqual({ held: false });
+  });
+
+  it('lists every checkpoint by name, with when it was written', async () => {
+    const store = StateStore.open(newDir());
+    const before = Date.now();
+    store.putCheckpoint('poll.user', '{"watermark":2}');
+    store.putCheckpoint('amqp.baseline', '2025-01-01T00:00:00.000Z');
+    const rows = store.checkpointRows();
+    expect(rows.map((row) => [row.name, row.value])).toEqual([
+      ['amqp.baseline', '2025-01-01T00:00:00.000Z'],
+      ['poll.user', '{"watermark":2}'],
+    ]);
+    for (const row of rows) expect(row.updatedAt).toBeGreaterThanOrEqual(before);
     await store.close();
   });
 
