@@ -3,6 +3,8 @@ import { RESYNC_USAGE, resyncCommand } from './app/resync-command.js';
 import { formatChecks, runChecks } from './app/check.js';
 import { runCommand } from './app/run-command.js';
 import { STATUS_USAGE, statusCommand } from './app/status-command.js';
+import { PARKED_USAGE, parkedCommand } from './app/parked-command.js';
+import { DEAD_LETTER_USAGE, deadLetterCommand } from './app/dead-letter-command.js';
 import { exitOnConfigError, loadConfig, type Config } from './config.js';
 import { describeError } from './errors.js';
 
@@ -13,6 +15,14 @@ Commands:
   check    test connectivity and permissions, print a checklist; exit 0 only if all pass
   resync   make Kestra match Keycloak now (--dry-run to see the plan; resync --help for more)
   status   checkpoints, lag, last full reconcile, parked work, dead letters, leader (--json)
+  parked   list the parked work, or retry it now (parked list | parked retry KEY... | --all)
+  dead-letter
+           list the dead-lettered messages, or replay what they name from Keycloak
+           (dead-letter list | dead-letter replay --id ID... | --all)
+
+<command> --help describes a command's options. status, parked and dead-letter exit with 0
+when nothing needs attention, 1 when something does, 2 on bad usage, 3 when they could not
+find out or act.
 
 Settings come from environment variables (see README.md, "Configuration"); --config names a
 JSON file with the same keys.`;
@@ -21,6 +31,8 @@ JSON file with the same keys.`;
 const COMMAND_USAGE: Partial<Record<string, string>> = {
   resync: RESYNC_USAGE,
   status: STATUS_USAGE,
+  parked: PARKED_USAGE,
+  'dead-letter': DEAD_LETTER_USAGE,
 };
 
 /** The command line: `[--config FILE] <command> [command options]`; --config may come anywhere. */
@@ -91,6 +103,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return resyncCommand(line.rest, config);
     case 'status':
       return statusCommand(line.rest, config);
+    case 'parked':
+      return parkedCommand(line.rest, config);
+    case 'dead-letter':
+      return deadLetterCommand(line.rest, config);
     default:
       console.error(`Unknown command "${line.command}".\n\n${USAGE}`);
       return 2;

@@ -417,7 +417,7 @@ export class StoppedWhileStartingError extends Error {
 }
 
 /** The realm id of the realm's newest stored event, admin or user; undefined when none. */
-async function learnRealmId(keycloak: KeycloakReader): Promise<string | undefined> {
+export async function learnRealmId(keycloak: KeycloakReader): Promise<string | undefined> {
   for (const events of [keycloak.adminEvents({}), keycloak.userEvents({})]) {
     for await (const raw of events) {
       const realmId: unknown =

@@ -74,14 +74,13 @@ export type ReplayPlan = { readonly hints: readonly Hint[] } | { readonly unrepl
 export function replayPlan(
   message: Pick<DeadLetterMessage, 'content'>,
   routingKey: string,
-  isOurRealm: (realmId: string) => boolean,
+  /** True for this realm's id; otherwise why the message is not taken as this realm's. */
+  realmCheck: (realmId: string) => true | string,
 ): ReplayPlan {
   const meaning = parseMessage(eventKindOf(routingKey), message);
   if ('error' in meaning) return { unreplayable: meaning.error };
-  const realmId = meaning.event.event.realmId;
-  if (!isOurRealm(realmId)) {
-    return { unreplayable: `an event of another realm (realmId ${realmId})` };
-  }
+  const ours = realmCheck(meaning.event.event.realmId);
+  if (ours !== true) return { unreplayable: ours };
   if ('ignored' in meaning)
     return { unreplayable: `names nothing to provision: ${meaning.ignored}` };
   if (meaning.hints.length === 0) return { unreplayable: 'names nothing to provision' };

@@ -16,7 +16,8 @@ const adminBody = (extra: Record<string, unknown> = {}): Buffer =>
       ...extra,
     }),
   );
-const ours = (realmId: string): boolean => realmId === 'realm-id';
+const ours = (realmId: string): true | string =>
+  realmId === 'realm-id' || `an event of another realm (realmId ${realmId})`;
 
 describe('dead-lettered messages', () => {
   it('names the dead-letter queue after the relay queue', () => {
