@@ -5,9 +5,17 @@ import { defineConfig } from 'vitest/config';
  * and kills processes on purpose: it runs only when asked for by name (`npm run test:chaos`,
  * i.e. `vitest run --project chaos`), never as part of a plain `vitest run` (`npm test`).
  */
-const chaosRequested = process.argv.some(
-  (arg, i, all) => arg === '--project=chaos' || (arg === '--project' && all[i + 1] === 'chaos'),
-);
+const requested = (name: string): boolean =>
+  process.argv.some(
+    (arg, i, all) => arg === `--project=${name}` || (arg === '--project' && all[i + 1] === name),
+  );
+const chaosRequested = requested('chaos');
+
+/**
+ * The browser suite starts `npm run demo`'s stack and drives it in Debian's Chromium (which
+ * `npm ci` does not install): only when asked for (`npm run test:browser`), like chaos.
+ */
+const browserRequested = requested('browser');
 
 // Two projects: `unit` is pure logic and runs anywhere in seconds; `integration` talks to a
 // real Keycloak, a real RabbitMQ and the project's Kestra-compatible SCIM server.
@@ -56,6 +64,21 @@ export default defineConfig({
                 maxWorkers: 1,
                 testTimeout: 300_000,
                 hookTimeout: 600_000,
+              },
+            },
+          ]
+        : []),
+      ...(browserRequested
+        ? [
+            {
+              // `browser`: one demo stack and one Chromium for the file; minutes, not seconds.
+              test: {
+                name: 'browser',
+                include: ['test/browser/**/*.test.ts'],
+                environment: 'node',
+                fileParallelism: false,
+                testTimeout: 600_000,
+                hookTimeout: 900_000,
               },
             },
           ]
