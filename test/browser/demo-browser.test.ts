@@ -22,9 +22,11 @@ const ARTIFACTS = join(REPO_ROOT, 'test-results', 'demo-browser');
 /** `DEMO_EXPECT_SOURCE=amqp` (CI) fails the run when the demo fell back to polling. */
 const expectedSource = process.env.DEMO_EXPECT_SOURCE;
 
-let baseDir: string;
+let baseDir: string | undefined;
 let demo: RunningDemo | undefined;
 let browser: Browser | undefined;
+/** Set by the test once it passed; a failed run keeps the demo's logs. */
+let passed = false;
 
 beforeAll(async () => {
   // First, so that a machine without Chromium fails at once, before Keycloak starts.
@@ -46,7 +48,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await demo?.stop();
-  await rm(baseDir, { recursive: true, force: true });
+  if (baseDir === undefined) return;
+  if (passed) await rm(baseDir, { recursive: true, force: true });
+  else console.error(`[demo] logs kept in ${baseDir}`);
 });
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -137,6 +141,7 @@ it('a user and a group with its member, made in the admin console, appear on the
     ]);
     expect((await cells(groupRow))[0]).toBe(`/${w.group}`);
     expect(await groupRow.locator('.member').allTextContents()).toEqual([w.username]);
+    passed = true;
   } catch (error) {
     await screenshot(page, 'failure.png').catch(() => undefined);
     throw error;
