@@ -193,7 +193,9 @@ describe('AmqpSource against RabbitMQ', () => {
     );
     expect(notJson?.properties.headers?.['x-relay-routing-key']).toBe(routingKey);
     // Each gets an id of its own, by which `dead-letter replay --id` names it.
-    const ids = [notJson, wrongShape].map((m) => m?.properties.headers?.['x-relay-dead-letter-id']);
+    const ids = [notJson, wrongShape].map(
+      (m): unknown => m?.properties.headers?.['x-relay-dead-letter-id'],
+    );
     for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(ids[0]).not.toBe(ids[1]);
     expect(String(wrongShape?.properties.headers?.['x-relay-reason'])).toMatch(
