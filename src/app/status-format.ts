@@ -301,7 +301,7 @@ export function statusLines(report: StatusReport): string[] {
     const width = Math.max(0, ...summary.checkpoints.map((row) => row.name.length));
     for (const row of summary.checkpoints) {
       lines.push(
-        `  ${row.name.padEnd(width)}  ${`written ${ago(row.updatedAt)}`.padEnd(24)}${checkpointSummary(row)}`,
+        `  ${row.name.padEnd(width)}  ${`written ${ago(row.updatedAt)}`.padEnd(25)}${checkpointSummary(row)}`,
       );
     }
     lines.push(`parked:         ${summary.parkedCount}`);
