@@ -55,7 +55,8 @@ const TIMEOUT_MS = 10_000;
  */
 export async function readStateSummary(
   config: Config,
-  options: { readonly parkedLimit: number },
+  /** `parkedLimit`: the parked items to read, oldest first; every one when undefined. */
+  options: { readonly parkedLimit: number | undefined },
 ): Promise<{ readonly summary: Probe<StateSummary>; readonly holder: Probe<RelayHolder> }> {
   const url = config.state.url;
   if (url === undefined) {
@@ -72,7 +73,7 @@ export async function readStateSummary(
           return {
             checkpoints: store.checkpointRows(),
             parkedCount: parked.length,
-            parked: parked.slice(0, options.parkedLimit),
+            parked: parked.slice(0, options.parkedLimit ?? parked.length),
           };
         } finally {
           await store.close();
@@ -127,7 +128,10 @@ async function leaderOf(client: pg.Client): Promise<RelayHolder> {
 }
 
 /** The two tables, from one snapshot; a database the relay never used holds nothing yet. */
-async function summaryFromPostgres(client: pg.Client, limit: number): Promise<StateSummary> {
+async function summaryFromPostgres(
+  client: pg.Client,
+  limit: number | undefined,
+): Promise<StateSummary> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     const checkpoints = await client.query<{ name: string; value: string; updated_at: number }>(
@@ -140,7 +144,8 @@ async function summaryFromPostgres(client: pg.Client, limit: number): Promise<St
       `SELECT key, hint, reason, attempts, first_failed_at::float8 AS first_failed_at,
               last_failed_at::float8 AS last_failed_at
          FROM "${PG_SCHEMA}"."parked" ORDER BY first_failed_at LIMIT $1`,
-      [limit],
+      // LIMIT NULL is no limit.
+      [limit ?? null],
     );
     await client.query('COMMIT');
     return {
