@@ -505,15 +505,7 @@ export class Reconciler {
    * needs the twin and holds that user's lock): then they are scheduled. A group that cannot be
    * provisioned (its name taken) still has its subtree reconciled before its problem is thrown.
    */
-  reconcileGroup(
-    keycloakId: string,
-    subtree: boolean,
-    how: {
-      readonly why: string;
-      readonly planned?: Planned<GroupDecision> | undefined;
-      readonly inPassing?: boolean | undefined;
-    },
-  ): Promise<Outcome> {
+  reconcileGroup(keycloakId: string, subtree: boolean, how: GroupReconcileHow): Promise<Outcome> {
     // From before its first read to after its last look at the id map (see unlessDeletedMeanwhile).
     return this.marked(ANY_GROUP, how.planned, () =>
       this.reconcileGroupMarked(keycloakId, subtree, how),
@@ -523,11 +515,7 @@ export class Reconciler {
   private async reconcileGroupMarked(
     keycloakId: string,
     subtree: boolean,
-    how: {
-      readonly why: string;
-      readonly planned?: Planned<GroupDecision> | undefined;
-      readonly inPassing?: boolean | undefined;
-    },
+    how: GroupReconcileHow,
   ): Promise<Outcome> {
     const { why } = how;
     // Who belonged below it, for what its deletion changes; read before the records go.
@@ -944,6 +932,13 @@ export function userKey(keycloakId: string): string {
 
 export function groupKey(keycloakId: string): string {
   return `group:${keycloakId}`;
+}
+
+/** How a group is reconciled: why, from a full reconcile's decision or afresh, and whether in passing. */
+interface GroupReconcileHow {
+  readonly why: string;
+  readonly planned?: Planned<GroupDecision> | undefined;
+  readonly inPassing?: boolean | undefined;
 }
 
 /** Marked by every group reconcile of the event path, whichever group. */
