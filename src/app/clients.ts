@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Scope } from '../domain/scope.js';
+import type { SyncEngineOptions } from '../sync/engine.js';
 import type { KeycloakAccessOptions } from '../keycloak/keycloak-access-options.js';
 import { createKeycloakReader, type KeycloakReader } from '../keycloak/keycloak-reader.js';
 import { ScimClient, type ScimClientHooks, type ScimClientOptions } from '../scim/scim-client.js';
@@ -45,6 +46,34 @@ export function keycloakReaderFrom(
     pageSize: config.keycloak.pageSize,
     ...overrides,
   });
+}
+
+/**
+ * What the configuration says of how entities are provisioned and retried: the same for `run`
+ * and for the operator commands that re-run parked or dead-lettered work, so that a retry
+ * decides as the relay would.
+ */
+export function engineRulesFrom(
+  config: Config,
+): Pick<
+  SyncEngineOptions,
+  | 'mapping'
+  | 'userDeleteMode'
+  | 'membershipMode'
+  | 'scope'
+  | 'concurrency'
+  | 'minDelayMs'
+  | 'maxDelayMs'
+> {
+  return {
+    mapping: config.mapping,
+    userDeleteMode: config.mapping.userDeleteMode,
+    membershipMode: config.mapping.membershipMode,
+    scope: provisionScopeOf(config),
+    concurrency: config.sync.concurrency,
+    minDelayMs: Math.max(config.retry.minDelayMs, 100),
+    maxDelayMs: Math.max(config.retry.maxDelayMs, 1_000),
+  };
 }
 
 /** The provisioning scope the configuration sets. */

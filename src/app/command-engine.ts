@@ -11,7 +11,7 @@ import { StateDirInUseError, StateDirLock } from '../state/state-dir-lock.js';
 import type { StateStore } from '../state/state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import { QueueClosedError } from '../sync/work-queue.js';
-import { keycloakReaderFrom, provisionScopeOf, scimClientFrom } from './clients.js';
+import { engineRulesFrom, keycloakReaderFrom, scimClientFrom } from './clients.js';
 import { openCommandState, type CommandState } from './command-state.js';
 import { reconcilerView } from './keycloak-adapter.js';
 
@@ -139,13 +139,7 @@ class WiredCommandEngine implements CommandEngine {
         },
       },
       {
-        mapping: config.mapping,
-        userDeleteMode: config.mapping.userDeleteMode,
-        membershipMode: config.mapping.membershipMode,
-        scope: provisionScopeOf(config),
-        concurrency: config.sync.concurrency,
-        minDelayMs: Math.max(config.retry.minDelayMs, 100),
-        maxDelayMs: Math.max(config.retry.maxDelayMs, 1_000),
+        ...engineRulesFrom(config),
         maxTransientAttempts: COMMAND_TRANSIENT_ATTEMPTS,
         // Nothing runs in the background of a command: no sweep, no parked rounds, no checks.
         resyncIntervalMs: 0,

@@ -26,7 +26,7 @@ import { StateStore } from '../state/state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ResyncReport } from '../sync/resync.js';
 import type { Outcome } from '../sync/work-queue.js';
-import { keycloakReaderFrom, provisionScopeOf, scimClientFrom } from './clients.js';
+import { engineRulesFrom, keycloakReaderFrom, scimClientFrom } from './clients.js';
 import { eventView, reconcilerView } from './keycloak-adapter.js';
 
 /** The relay's parts, wired from the configuration. Nothing runs until `start`. */
@@ -112,13 +112,7 @@ export async function createRelay(
       },
     },
     {
-      mapping: config.mapping,
-      userDeleteMode: config.mapping.userDeleteMode,
-      membershipMode: config.mapping.membershipMode,
-      scope: provisionScopeOf(config),
-      concurrency: config.sync.concurrency,
-      minDelayMs: Math.max(config.retry.minDelayMs, 100),
-      maxDelayMs: Math.max(config.retry.maxDelayMs, 1_000),
+      ...engineRulesFrom(config),
       maxTransientAttempts: 10,
       resyncIntervalMs: config.sync.resyncIntervalMs,
       parkedRetryMs: PARKED_RETRY_MS,
