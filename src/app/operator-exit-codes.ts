@@ -1,6 +1,6 @@
 /**
  * The exit codes of the operator commands (`status`, `parked`, `dead-letter`), one scheme for
- * all of them, so that a script or a probe can act on any of them alike.
+ * all of them, so that a script or a probe can act on each of them alike.
  */
 export const OPERATOR_EXIT = {
   /** Nothing needs attention; or everything asked for was done. */

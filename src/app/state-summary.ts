@@ -49,7 +49,7 @@ export function stateLocation(config: Config): StateLocation {
 const TIMEOUT_MS = 10_000;
 
 /**
- * Reads the checkpoints and parked work, and who runs on the state, without taking any lock
+ * Reads the checkpoints and parked work, and who runs on the state, without taking a lock
  * and without writing: beside a running relay (SQLite read-only, as `resync --dry-run` opens
  * it; on PostgreSQL a read-only snapshot of two tables, not the whole state a leader loads).
  */

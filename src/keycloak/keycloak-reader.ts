@@ -42,7 +42,7 @@ export interface KeycloakReader {
    * when the group does not exist (any more).
    */
   descendants(groupId: string): AsyncGenerator<KeycloakGroup, void, undefined>;
-  /** The ids of a group's direct members; nothing when the group does not exist (any more). */
+  /** The ids of a group's direct members; nothing when the group no longer exists. */
   groupMemberIds(groupId: string): AsyncGenerator<string, void, undefined>;
   /** The groups a user is a direct member of; nothing when the user does not exist. */
   userGroups(userId: string): AsyncGenerator<KeycloakGroup, void, undefined>;

@@ -67,7 +67,7 @@ export type ReplayPlan = { readonly hints: readonly Hint[] } | { readonly unrepl
 /**
  * The entities a dead-lettered message names, read with the relay's own parsing of the routing
  * key and body. Only the entities' ids are taken from it: a replay reads each one from
- * Keycloak afresh, as any event does, so an old or wrong body costs nothing. A message that
+ * Keycloak afresh, as every event does, so an old or wrong body costs nothing. A message that
  * names no entity of this realm (not JSON, the wrong shape, another realm's, an event that
  * changes nothing provisioned) cannot be replayed. Pure.
  */

@@ -13,7 +13,7 @@ export interface KeycloakReader {
   userGroups(userId: string): AsyncIterable<KeycloakGroup>;
   /** Every group below this one, each parent before its children; nothing when it is gone. */
   descendants(groupId: string): AsyncIterable<KeycloakGroup>;
-  /** The ids of a group's direct members; nothing when the group does not exist (any more). */
+  /** The ids of a group's direct members; nothing when the group no longer exists. */
   groupMemberIds(groupId: string): AsyncIterable<string>;
 }
 
