@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { connect } from 'amqplib';
 import pg from 'pg';
 import type { Config } from '../config.js';
@@ -8,7 +7,7 @@ import { leaderLockHolder } from '../ha/leader-lock.js';
 import { keycloakStatusOf } from '../keycloak/keycloak-errors.js';
 import type { KeycloakReader, RealmEventsConfig } from '../keycloak/keycloak-reader.js';
 import { amqpTrust } from '../sources/amqp-trust.js';
-import { keycloakReaderFrom, scimClientFrom } from './clients.js';
+import { amqpCaOf, keycloakReaderFrom, scimClientFrom } from './clients.js';
 
 /** One line of the checklist. */
 export interface CheckResult {
@@ -252,9 +251,7 @@ async function checkRabbitMq(config: Config): Promise<CheckResult> {
   try {
     const connection = await connect(config.amqp.url, {
       timeout: TIMEOUT_MS,
-      ...amqpTrust(
-        config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
-      ),
+      ...amqpTrust(amqpCaOf(config)),
     });
     try {
       const channel = await connection.createChannel();

@@ -76,6 +76,11 @@ export function engineRulesFrom(
   };
 }
 
+/** The PEM text of `AMQP_CA_FILE`, when set: the CA the relay and its commands trust for `amqps://`. */
+export function amqpCaOf(config: Config): string | undefined {
+  return config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8');
+}
+
 /** The provisioning scope the configuration sets. */
 export function provisionScopeOf(config: Config): Scope {
   return {

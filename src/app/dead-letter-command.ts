@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect, type Channel, type ChannelModel, type GetMessage } from 'amqplib';
 import type { Config } from '../config.js';
@@ -15,7 +14,7 @@ import {
   type CommandEngine,
   type HintResult,
 } from './command-engine.js';
-import { keycloakReaderFrom } from './clients.js';
+import { amqpCaOf, keycloakReaderFrom } from './clients.js';
 import {
   deadLetterListExitCode,
   deadLetterListJson,
@@ -144,9 +143,7 @@ const TIMEOUT_MS = 10_000;
 async function connectBroker(config: Config, purpose: string): Promise<ChannelModel> {
   if (config.source !== 'amqp') throw new Error('not in AMQP mode');
   const model = await connect(config.amqp.url, {
-    ...amqpTrust(
-      config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
-    ),
+    ...amqpTrust(amqpCaOf(config)),
     timeout: TIMEOUT_MS,
     clientProperties: { connection_name: `keycloak-scim-relay ${purpose} ${config.amqp.queue}` },
   });

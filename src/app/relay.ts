@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { parkKey, type Hint } from '../domain/hint.js';
 import { describeError } from '../errors.js';
@@ -26,7 +25,7 @@ import { StateStore } from '../state/state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ResyncReport } from '../sync/resync.js';
 import type { Outcome } from '../sync/work-queue.js';
-import { engineRulesFrom, keycloakReaderFrom, scimClientFrom } from './clients.js';
+import { amqpCaOf, engineRulesFrom, keycloakReaderFrom, scimClientFrom } from './clients.js';
 import { eventView, reconcilerView } from './keycloak-adapter.js';
 
 /** The relay's parts, wired from the configuration. Nothing runs until `start`. */
@@ -254,7 +253,7 @@ export async function createRelay(
         realm: config.keycloak.realm,
         prefetch: config.amqp.prefetch,
         settleMs: config.eventSettleMs,
-        ca: config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
+        ca: amqpCaOf(config),
         logger,
       },
       {

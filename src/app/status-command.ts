@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect, type ChannelModel } from 'amqplib';
 import type { Config } from '../config.js';
@@ -6,7 +5,7 @@ import { ConfigError, describeError } from '../errors.js';
 import { amqpTrust } from '../sources/amqp-trust.js';
 import { deadLetterQueueOf } from '../sources/dead-letter-headers.js';
 import { parseStreamCheckpoint } from './checkpoint-summary.js';
-import { keycloakReaderFrom } from './clients.js';
+import { amqpCaOf, keycloakReaderFrom } from './clients.js';
 import { streamLag } from './event-lag.js';
 import { OPERATOR_EXIT, OPERATOR_EXIT_TEXT } from './operator-exit-codes.js';
 import { probe, type Probe } from './probe.js';
@@ -146,9 +145,7 @@ async function readAmqpDepths(
   let model: ChannelModel;
   try {
     model = await connect(config.amqp.url, {
-      ...amqpTrust(
-        config.amqp.caFile === undefined ? undefined : readFileSync(config.amqp.caFile, 'utf8'),
-      ),
+      ...amqpTrust(amqpCaOf(config)),
       timeout: TIMEOUT_MS,
       clientProperties: { connection_name: `keycloak-scim-relay status ${queue}` },
     });
