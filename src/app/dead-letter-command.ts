@@ -30,8 +30,14 @@ import { timeoutFlag, unavailable } from './parked-command.js';
 import { learnRealmId } from './relay.js';
 import { processOutput, type CommandOutput } from './resync-command.js';
 
-export const DEAD_LETTER_USAGE = `Usage: keycloak-scim-relay dead-letter list [--json]
-       keycloak-scim-relay dead-letter replay (--id ID... | --all) [--json] [--timeout SECONDS]
+/**
+ * `list` takes the messages it shows off the queue until it puts them back: a bound keeps a
+ * queue of a million poison messages from filling the command's memory and the screen.
+ */
+const DEFAULT_LIST_LIMIT = 100;
+
+export const DEAD_LETTER_USAGE = `Usage: keycloak-scim-relay dead-letter list [--limit N] [--json]
+       keycloak-scim-relay dead-letter replay (--id ID... | --all [--limit N]) [--json] [--timeout SECONDS]
 
 AMQP mode only. The relay moves poison to <AMQP_QUEUE>.dead-letter: a message that is not JSON,
 has the wrong shape, or carries another realm's realmId.
@@ -50,21 +56,35 @@ Options:
   --json             print one JSON document on stdout
   --id ID            replay the message with this id (as \`dead-letter list\` shows it); repeatable
   --all              replay every message
+  --limit N          list: show the N oldest messages (default ${DEFAULT_LIST_LIMIT}) and count the rest;
+                     replay --all: replay only the N oldest, so that a deep queue is worked
+                     through in bounded steps
   --timeout SECONDS  stop replaying after this long (default 300); what is left stays queued
 
 ${OPERATOR_EXIT_TEXT}`;
 
 /** What `dead-letter` was asked to do. */
 export type DeadLetterCommandOptions =
-  | { readonly action: 'list'; readonly json: boolean }
+  | { readonly action: 'list'; readonly json: boolean; readonly limit: number }
   | {
       readonly action: 'replay';
       readonly json: boolean;
       /** Empty with `all`. */
       readonly ids: readonly string[];
       readonly all: boolean;
+      /** With `all`: replay at most this many, oldest first. */
+      readonly limit?: number;
       readonly timeoutMs: number;
     };
+
+/** `--limit N`: a whole number of messages above 0. */
+function limitFlag(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n <= 0) {
+    throw new ConfigError([`--limit: expected a whole number of messages above 0, got "${text}"`]);
+  }
+  return n;
+}
 
 /** Parses `dead-letter`'s own arguments; every problem is a {@link ConfigError}. */
 export function parseDeadLetterArgs(argv: readonly string[]): DeadLetterCommandOptions {
@@ -77,6 +97,7 @@ export function parseDeadLetterArgs(argv: readonly string[]): DeadLetterCommandO
         all: { type: 'boolean' },
         id: { type: 'string', multiple: true },
         timeout: { type: 'string' },
+        limit: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -92,11 +113,12 @@ export function parseDeadLetterArgs(argv: readonly string[]): DeadLetterCommandO
   if (extra.length > 0) {
     throw new ConfigError([`dead-letter: unexpected ${extra.join(' ')} (ids go after --id)`]);
   }
+  const limit = values.limit === undefined ? undefined : limitFlag(values.limit);
   if (action === 'list') {
     if (all || ids.length > 0 || values.timeout !== undefined) {
-      throw new ConfigError(['dead-letter list takes only --json']);
+      throw new ConfigError(['dead-letter list takes only --limit and --json']);
     }
-    return { action, json };
+    return { action, json, limit: limit ?? DEFAULT_LIST_LIMIT };
   }
   if (action === 'replay') {
     if (all === ids.length > 0) {
@@ -106,7 +128,19 @@ export function parseDeadLetterArgs(argv: readonly string[]): DeadLetterCommandO
           : 'dead-letter replay: name the messages with --id ID (see `dead-letter list`), or give --all',
       ]);
     }
-    return { action, json, ids, all, timeoutMs: timeoutFlag(values.timeout) };
+    if (limit !== undefined && !all) {
+      throw new ConfigError([
+        'dead-letter replay: --limit goes with --all (each --id names one message already)',
+      ]);
+    }
+    return {
+      action,
+      json,
+      ids,
+      all,
+      ...(limit === undefined ? {} : { limit }),
+      timeoutMs: timeoutFlag(values.timeout),
+    };
   }
   throw new ConfigError([
     action === undefined
@@ -134,7 +168,7 @@ export async function deadLetterCommand(
     return OPERATOR_EXIT.usage;
   }
   return options.action === 'list'
-    ? listDeadLetters(config, options.json, output)
+    ? listDeadLetters(config, options, output)
     : replayDeadLetters(config, options, output);
 }
 
@@ -152,33 +186,39 @@ async function connectBroker(config: Config, purpose: string): Promise<ChannelMo
 }
 
 /**
- * Takes every message of the dead-letter queue, unacked: each stays the broker's until it is
- * acked (removed) or nacked back, which puts it at its place again. While taken, no other
- * reader sees it. Undefined when the queue does not exist (nothing was ever dead-lettered).
+ * Takes the oldest messages of the dead-letter queue, unacked, until `enough` says so or the
+ * queue runs dry: each stays the broker's until it is acked (removed) or nacked back, which puts
+ * it at its place again. While taken, no other reader sees it. `depth` is the queue's length
+ * before: 0 when the queue does not exist (nothing was ever dead-lettered).
  */
-async function takeAll(
+async function take(
   model: ChannelModel,
   queue: string,
+  enough: (taken: readonly GetMessage[]) => boolean = () => false,
 ): Promise<{
   readonly channel: Channel;
   readonly messages: readonly GetMessage[];
+  readonly depth: number;
 }> {
   const channel = await model.createChannel();
   channel.on('error', () => undefined);
   const messages: GetMessage[] = [];
+  let depth: number;
   try {
-    await channel.checkQueue(queue);
+    depth = (await channel.checkQueue(queue)).messageCount;
   } catch (error) {
     if (error instanceof Error && /NOT_FOUND/.test(error.message)) {
-      return { channel: await model.createChannel(), messages };
+      return { channel: await model.createChannel(), messages, depth: 0 };
     }
     throw error;
   }
-  for (;;) {
+  while (!enough(messages)) {
     const message = await channel.get(queue, { noAck: false });
-    if (message === false) return { channel, messages };
+    if (message === false) break;
     messages.push(message);
   }
+  // A message dead-lettered while we read still counts.
+  return { channel, messages, depth: Math.max(depth, messages.length) };
 }
 
 /**
@@ -218,9 +258,10 @@ function entriesOf(
 
 async function listDeadLetters(
   config: Config,
-  json: boolean,
+  options: Extract<DeadLetterCommandOptions, { action: 'list' }>,
   output: CommandOutput,
 ): Promise<number> {
+  const { json, limit } = options;
   if (config.source !== 'amqp') throw new Error('not in AMQP mode');
   const queue = deadLetterQueueOf(config.amqp.queue);
   let model: ChannelModel;
@@ -231,7 +272,7 @@ async function listDeadLetters(
   }
   let keycloak: KeycloakReader | undefined;
   try {
-    const { channel, messages } = await takeAll(model, queue);
+    const { channel, messages, depth } = await take(model, queue, (taken) => taken.length >= limit);
     let entries: DeadLetterEntry[];
     try {
       const check =
@@ -247,9 +288,10 @@ async function listDeadLetters(
       channel.nackAll(true);
       await channel.close().catch(() => undefined);
     }
-    if (json) output.out(JSON.stringify(deadLetterListJson(queue, entries), null, 2));
-    else for (const line of deadLetterListLines(queue, entries)) output.out(line);
-    return deadLetterListExitCode(entries);
+    const listing = { queue, depth, entries };
+    if (json) output.out(JSON.stringify(deadLetterListJson(listing), null, 2));
+    else for (const line of deadLetterListLines(listing)) output.out(line);
+    return deadLetterListExitCode(listing);
   } catch (error) {
     return unavailable(output, json, `cannot read ${queue}: ${describeError(error)}`);
   } finally {
@@ -286,7 +328,7 @@ async function replayDeadLetters(
   let model: ChannelModel | undefined;
   try {
     model = await connectBroker(config, 'dead-letter replay');
-    const { channel, messages } = await takeAll(model, queue);
+    const { channel, messages } = await take(model, queue, selectionTaken(options));
     let results: ReplayResult[];
     try {
       const check = await realmCheck(config, () => Promise.resolve(engine.keycloak));
@@ -321,6 +363,25 @@ async function replayDeadLetters(
     await model?.close().catch(() => undefined);
     await engine.close();
   }
+}
+
+/**
+ * When `replay` has read far enough: with `--all`, once it holds `--limit` messages; with `--id`,
+ * once every named message is found, whose id is worked out once per message as it arrives.
+ */
+function selectionTaken(
+  options: Extract<DeadLetterCommandOptions, { action: 'replay' }>,
+): (taken: readonly GetMessage[]) => boolean {
+  if (options.all) {
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    return (taken) => taken.length >= limit;
+  }
+  const missing = new Set(options.ids);
+  return (taken) => {
+    const newest = taken.at(-1);
+    if (newest !== undefined) missing.delete(describeDeadLetter(newest).id);
+    return missing.size === 0;
+  };
 }
 
 /**

@@ -17,6 +17,13 @@ export type ReplayResult =
   /** Its work failed (parked) or was cut short: left in the queue. */
   | { readonly entry: DeadLetterEntry; readonly outcome: 'failed'; readonly reason: string };
 
+/** What `dead-letter list` read: the oldest messages, up to its limit, of `depth` in all. */
+export interface DeadLetterListing {
+  readonly queue: string;
+  readonly depth: number;
+  readonly entries: readonly DeadLetterEntry[];
+}
+
 export interface ReplayReport {
   readonly queue: string;
   readonly results: readonly ReplayResult[];
@@ -52,30 +59,35 @@ function entryLine(entry: DeadLetterEntry): string {
 }
 
 /** `dead-letter list` for people. Pure. */
-export function deadLetterListLines(queue: string, entries: readonly DeadLetterEntry[]): string[] {
-  if (entries.length === 0) return [`${queue} is empty`];
-  return [
-    `${entries.length} message(s) in ${queue}, oldest first:`,
+export function deadLetterListLines({ queue, depth, entries }: DeadLetterListing): string[] {
+  if (depth === 0) return [`${queue} is empty`];
+  const lines = [
+    `${depth} message(s) in ${queue}, oldest first:`,
     ...entries.map((e) => `  ${entryLine(e)}`),
   ];
+  const unshown = depth - entries.length;
+  if (unshown > 0) {
+    lines.push(
+      `  … and ${unshown} more, not shown (--limit ${entries.length}; raise it to see them)`,
+    );
+  }
+  return lines;
 }
 
-/** `dead-letter list --json`. Pure. */
-export function deadLetterListJson(
-  queue: string,
-  entries: readonly DeadLetterEntry[],
-): Record<string, unknown> {
+/** `dead-letter list --json`: `messages` holds the shown ones, `depth` counts all. Pure. */
+export function deadLetterListJson(listing: DeadLetterListing): Record<string, unknown> {
   return {
-    queue,
-    depth: entries.length,
-    messages: entries.map(entryJson),
-    exitCode: deadLetterListExitCode(entries),
+    queue: listing.queue,
+    depth: listing.depth,
+    shown: listing.entries.length,
+    messages: listing.entries.map(entryJson),
+    exitCode: deadLetterListExitCode(listing),
   };
 }
 
 /** 0 when the queue is empty, 1 otherwise. Pure. */
-export function deadLetterListExitCode(entries: readonly DeadLetterEntry[]): number {
-  return entries.length === 0 ? OPERATOR_EXIT.ok : OPERATOR_EXIT.attention;
+export function deadLetterListExitCode(listing: DeadLetterListing): number {
+  return listing.depth === 0 ? OPERATOR_EXIT.ok : OPERATOR_EXIT.attention;
 }
 
 /** 0 when every selected message was replayed, 1 otherwise. Pure. */

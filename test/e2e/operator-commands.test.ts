@@ -433,6 +433,18 @@ describe('the dead-letter queue, against a relay in AMQP mode', () => {
       familyName: 'Read',
     });
 
+    // A bounded look and a bounded replay take the oldest first and leave the rest queued.
+    const firstOnly = json(await cli(env, 'dead-letter', 'list', '--limit', '1', '--json'));
+    expect(firstOnly).toMatchObject({ depth: 2, shown: 1, exitCode: 1 });
+    expect((firstOnly.messages as { id: string }[]).map((m) => m.id)).toEqual([ids[0]]);
+    const bounded = await cli(env, 'dead-letter', 'replay', '--all', '--limit', '1', '--json');
+    expect(bounded.code, bounded.stderr).toBe(1);
+    expect(json(bounded)).toMatchObject({
+      results: [{ id: ids[0], outcome: 'unreplayable' }],
+      remaining: 2,
+    });
+    expect(await depth(deadLetterQueue)).toBe(2);
+
     const rest = await cli(env, 'dead-letter', 'replay', '--all', '--json');
     expect(rest.code, rest.stderr).toBe(1);
     expect(json(rest)).toMatchObject({

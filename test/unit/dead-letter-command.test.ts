@@ -37,7 +37,24 @@ const stale: DeadLetterEntry = {
 
 describe('dead-letter list and replay', () => {
   it('reads its actions and options', () => {
-    expect(parseDeadLetterArgs(['list', '--json'])).toEqual({ action: 'list', json: true });
+    expect(parseDeadLetterArgs(['list', '--json'])).toEqual({
+      action: 'list',
+      json: true,
+      limit: 100,
+    });
+    expect(parseDeadLetterArgs(['list', '--limit', '5'])).toEqual({
+      action: 'list',
+      json: false,
+      limit: 5,
+    });
+    expect(parseDeadLetterArgs(['replay', '--all', '--limit', '20'])).toEqual({
+      action: 'replay',
+      json: false,
+      ids: [],
+      all: true,
+      limit: 20,
+      timeoutMs: 300_000,
+    });
     expect(parseDeadLetterArgs(['replay', '--all'])).toEqual({
       action: 'replay',
       json: false,
@@ -62,22 +79,29 @@ describe('dead-letter list and replay', () => {
       ['replay', 'a'],
       ['list', '--all'],
       ['purge'],
+      ['list', '--limit', '0'],
+      ['list', '--limit', '2.5'],
+      ['list', '--limit', 'ten'],
+      ['replay', '--id', 'a', '--limit', '3'],
     ]) {
       expect(() => parseDeadLetterArgs(argv), argv.join(' ')).toThrow(ConfigError);
     }
   });
 
   it('lists each message with its id, key, reason, time and what a replay would do', () => {
-    expect(deadLetterListLines(queue, [])).toEqual([`${queue} is empty`]);
-    expect(deadLetterListExitCode([])).toBe(0);
-    expect(deadLetterListLines(queue, [poison, stale])).toEqual([
+    const empty = { queue, depth: 0, entries: [] };
+    expect(deadLetterListLines(empty)).toEqual([`${queue} is empty`]);
+    expect(deadLetterListExitCode(empty)).toBe(0);
+    const both = { queue, depth: 2, entries: [poison, stale] };
+    expect(deadLetterListLines(both)).toEqual([
       `2 message(s) in ${queue}, oldest first:`,
       '  id-1  KK.EVENT.ADMIN.demo.SUCCESS.USER.CREATE  dead-lettered 2025-06-01T11:00:00.000Z: malformed event: the body is not JSON; cannot be replayed: malformed event: the body is not JSON',
       '  sha1:abcdefghijklmnop  KK.EVENT.ADMIN.demo.SUCCESS.USER.UPDATE  dead-lettered at an unknown time: no reason recorded; replay reconciles user u-1',
     ]);
-    expect(deadLetterListJson(queue, [poison, stale])).toEqual({
+    expect(deadLetterListJson(both)).toEqual({
       queue,
       depth: 2,
+      shown: 2,
       exitCode: 1,
       messages: [
         {
@@ -102,6 +126,18 @@ describe('dead-letter list and replay', () => {
         },
       ],
     });
+  });
+
+  it('counts every message but shows only the oldest up to --limit', () => {
+    const deep = { queue, depth: 250, entries: [poison, stale] };
+    expect(deadLetterListLines(deep)).toEqual([
+      `250 message(s) in ${queue}, oldest first:`,
+      expect.stringMatching(/^ {2}id-1 /) as unknown,
+      expect.stringMatching(/^ {2}sha1:abcdefghijklmnop /) as unknown,
+      '  … and 248 more, not shown (--limit 2; raise it to see them)',
+    ]);
+    expect(deadLetterListJson(deep)).toMatchObject({ depth: 250, shown: 2, exitCode: 1 });
+    expect(deadLetterListExitCode(deep)).toBe(1);
   });
 
   it('reports what was replayed and what was left, and exits 1 when something was left', () => {
