@@ -23,9 +23,20 @@ type SettingValues = ValuesOf<typeof settings>;
  * (shown by editors) gives its environment variable's meaning and default. When `source` is
  * `amqp`, `amqp.url` is known to be set.
  */
-export type Config =
+export type Config = (
   | (SettingValues & { readonly source: 'poll' })
-  | (SettingValues & { readonly source: 'amqp'; readonly amqp: { readonly url: string } });
+  | (SettingValues & { readonly source: 'amqp'; readonly amqp: { readonly url: string } })
+) &
+  SecretFiles;
+
+/**
+ * Where a secret was read from when it came from its `<NAME>_FILE` (resolved path), so that
+ * the file can be read again when the secret is rotated; undefined when it was given directly.
+ */
+interface SecretFiles {
+  readonly keycloak: { readonly clientSecretFile?: string };
+  readonly scim: { readonly tokenFile?: string };
+}
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {
@@ -75,7 +86,17 @@ export function loadConfig(
     const redact = createSecretRedactor(secretsAmong(sources.values));
     throw new ConfigError(issues.map(redact));
   }
-  return shapeConfig(values);
+  const config = shapeConfig(values);
+  const clientSecretFile = sources.values.get('KEYCLOAK_CLIENT_SECRET')?.file;
+  const tokenFile = sources.values.get('SCIM_TOKEN')?.file;
+  return {
+    ...config,
+    keycloak: {
+      ...config.keycloak,
+      ...(clientSecretFile === undefined ? {} : { clientSecretFile }),
+    },
+    scim: { ...config.scim, ...(tokenFile === undefined ? {} : { tokenFile }) },
+  };
 }
 
 /**

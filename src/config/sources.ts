@@ -8,6 +8,8 @@ export interface RawValue {
   readonly value: unknown;
   /** `environment`, `config file` or the `<NAME>_FILE` variable the value was read through. */
   readonly origin: string;
+  /** The resolved path of the `<NAME>_FILE` the value was read from, if it was. */
+  readonly file?: string;
 }
 
 /** What the sources say, merged by precedence: environment, then config file. */
@@ -95,9 +97,10 @@ function where(layer: SourceLayer): string {
 }
 
 function readSecretFile(fileVar: string, path: string): RawValue | { issue: string } {
+  const file = resolve(path);
   let content: string;
   try {
-    content = readFileSync(resolve(path), 'utf8');
+    content = readFileSync(file, 'utf8');
   } catch (error) {
     return {
       issue: `${fileVar}: cannot read "${path}" (${fileErrorCode(error)}); expected a readable file`,
@@ -108,7 +111,7 @@ function readSecretFile(fileVar: string, path: string): RawValue | { issue: stri
   if (value === '') {
     return { issue: `${fileVar}: "${path}" is empty; expected a file holding the secret` };
   }
-  return { value, origin: fileVar };
+  return { value, origin: fileVar, file };
 }
 
 /**

@@ -331,6 +331,24 @@ describe('secrets from <NAME>_FILE', () => {
     expect(config.scim.token).toBe(`  ${TOKEN}`);
   });
 
+  it('keeps the resolved path of a secret read from a file, so it can be read again', () => {
+    const tokenPath = writeFile('token', TOKEN);
+    const secretPath = writeFile('secret', CLIENT_SECRET);
+    const config = loadConfig(
+      minimalEnv({
+        SCIM_TOKEN: undefined,
+        SCIM_TOKEN_FILE: tokenPath,
+        KEYCLOAK_CLIENT_SECRET: undefined,
+        KEYCLOAK_CLIENT_SECRET_FILE: secretPath,
+      }),
+    );
+    expect(config.scim.tokenFile).toBe(resolve(tokenPath));
+    expect(config.keycloak.clientSecretFile).toBe(resolve(secretPath));
+    const direct = loadConfig(minimalEnv());
+    expect(direct.scim).not.toHaveProperty('tokenFile');
+    expect(direct.keycloak).not.toHaveProperty('clientSecretFile');
+  });
+
   it('reads CRLF files', () => {
     const path = writeFile('secret', `${CLIENT_SECRET}\r\n`);
     const config = loadConfig(
