@@ -30,6 +30,53 @@ export class PermanentError extends RelayError {
   readonly retryable = false;
 }
 
+/** Which side refused the relay's credentials. */
+export type CredentialService = 'keycloak' | 'scim';
+
+/**
+ * Keycloak refused the relay's own credentials: the client-credentials login (`invalid_client`,
+ * `unauthorized_client`, 401) or a fresh token (401 on an admin call after a new login). Every
+ * other request would be refused too, and no entity is at fault, so work is neither parked nor
+ * dead-lettered: it is held and tried again, with backoff, until the credentials work again (a
+ * rotated secret re-read from its file, or a fixed setting). Not retried within one request,
+ * since the same credentials get the same answer.
+ */
+export class CredentialsRefusedError extends RelayError {
+  readonly retryable = false;
+  readonly service: CredentialService = 'keycloak';
+}
+
+/**
+ * The side whose refusal of the relay's credentials `error` reports, or undefined when it is no
+ * such refusal: Keycloak's (a {@link CredentialsRefusedError}) or the SCIM target's (HTTP 401:
+ * the bearer token). Looks through causes, since callers wrap what they rethrow.
+ */
+export function credentialsRefusedBy(error: unknown): CredentialService | undefined {
+  for (let current = error, depth = 0; depth < 8; depth += 1) {
+    if (current instanceof CredentialsRefusedError) return current.service;
+    if (current instanceof ScimError && current.status === 401) return 'scim';
+    if (!(current instanceof Error)) return undefined;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/**
+ * Whether `error` means the whole target refuses the relay rather than one entity failing:
+ * refused credentials on either side, or a SCIM integration that answers 403 (disabled). Such
+ * work is held and retried, never parked: parking every change would only move the outage
+ * into the parked list.
+ */
+export function isHeldBack(error: unknown): boolean {
+  if (credentialsRefusedBy(error) !== undefined) return true;
+  for (let current = error, depth = 0; depth < 8; depth += 1) {
+    if (current instanceof ScimError && current.status === 403) return true;
+    if (!(current instanceof Error)) return false;
+    current = current.cause;
+  }
+  return false;
+}
+
 /** One or more settings are wrong. `issues` names every bad field, so one run shows them all. */
 export class ConfigError extends PermanentError {
   readonly issues: readonly string[];

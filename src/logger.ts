@@ -56,8 +56,8 @@ export interface LoggerOptions {
  * known up front.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const redactLine = createTextRedactor(options.secrets);
-  return pino(
+  const known = new KnownSecrets(options.secrets);
+  const logger = pino(
     {
       level: options.level,
       redact: { paths: [...REDACTED_PATHS], censor: REDACTED },
@@ -66,10 +66,50 @@ export function createLogger(options: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       // The hook sees the finished JSON line, so value redaction covers what path
       // redaction cannot know about: error messages and stacks, URLs, free text.
-      hooks: { streamWrite: redactLine },
+      hooks: { streamWrite: (line) => known.redact(line) },
     },
     options.destination ?? pino.destination({ dest: 1, sync: true }),
   );
+  // Child loggers are made with Object.create(parent), so they find the same set.
+  Object.defineProperty(logger, KNOWN_SECRETS, { value: known });
+  return logger;
+}
+
+const KNOWN_SECRETS = Symbol('known secrets');
+
+/** The secrets a logger blanks; grows when a secret is re-read from its file at run time. */
+class KnownSecrets {
+  private readonly secrets: string[];
+  private redactor: (text: string) => string;
+
+  constructor(secrets: readonly string[]) {
+    this.secrets = [...secrets];
+    this.redactor = createTextRedactor(this.secrets);
+  }
+
+  add(secret: string): void {
+    if (this.secrets.includes(secret)) return;
+    this.secrets.push(secret);
+    // Rebuilt only when a secret is added (a rotation), never per line.
+    this.redactor = createTextRedactor(this.secrets);
+  }
+
+  redact(line: string): string {
+    return this.redactor(line);
+  }
+}
+
+/**
+ * Makes `logger` (and its parent and children, which share the set) blank `secret` from now on,
+ * as it blanks the secrets it was created with: a secret re-read from its file at run time is
+ * not known when the logger is made. False when the logger was not made by
+ * {@link createLogger}, which alone knows how to blank values.
+ */
+export function addLoggedSecret(logger: Logger, secret: string): boolean {
+  const known: unknown = Reflect.get(logger, KNOWN_SECRETS);
+  if (!(known instanceof KnownSecrets)) return false;
+  known.add(secret);
+  return true;
 }
 
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"'\\]*):[^\s@/?#"'\\]+@/gi;

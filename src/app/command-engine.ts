@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { Config } from '../config.js';
 import { secretValues } from '../config.js';
 import { parkKey, type Hint } from '../domain/hint.js';
-import { ScimError, describeError } from '../errors.js';
+import { credentialsRefusedBy, describeError, isHeldBack } from '../errors.js';
 import { LeaderLockHeldError } from '../ha/leader-lock.js';
 import type { KeycloakReader } from '../keycloak/keycloak-reader.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -128,9 +128,12 @@ class WiredCommandEngine implements CommandEngine {
         store: state.store,
         hooks: {
           onRetry: (_hint, error) => {
-            // The whole target refuses (token, disabled integration): `run` waits that out,
+            // A whole side refuses (credentials, disabled integration): `run` waits that out,
             // a command says so at once instead.
-            if (error instanceof ScimError && (error.status === 401 || error.status === 403)) {
+            const refusedBy = credentialsRefusedBy(error);
+            if (refusedBy === 'keycloak') {
+              this.cutShort(`Keycloak refused the client credentials: ${describeError(error)}`);
+            } else if (isHeldBack(error)) {
               this.cutShort(
                 `SCIM refused the request (token rejected or integration disabled): ${describeError(error)}`,
               );

@@ -25,7 +25,14 @@ import { StateStore } from '../state/state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ResyncReport } from '../sync/resync.js';
 import type { Outcome } from '../sync/work-queue.js';
-import { amqpCaOf, engineRulesFrom, keycloakReaderFrom, scimClientFrom } from './clients.js';
+import { CredentialHealth } from '../security/credential-health.js';
+import {
+  amqpCaOf,
+  credentialAdviceFrom,
+  engineRulesFrom,
+  keycloakReaderFrom,
+  scimClientFrom,
+} from './clients.js';
 import { eventView, reconcilerView } from './keycloak-adapter.js';
 
 /** The relay's parts, wired from the configuration. Nothing runs until `start`. */
@@ -85,8 +92,26 @@ export async function createRelay(
 ): Promise<Relay> {
   const metrics = parts.metrics ?? new RelayMetrics();
   const store = parts.store ?? StateStore.open(config.state.dir);
-  const scim = scimClientFrom(config, { logger, ...scimClientMetricsHooks(metrics) });
-  const keycloak = await keycloakReaderFrom(config);
+  const credentials = new CredentialHealth({
+    logger,
+    advice: credentialAdviceFrom(config),
+    onRefused: (service) => {
+      metrics.credentialFailure(service);
+    },
+    onState: (service, refused) => {
+      metrics.setCredentialsRefused(service, refused);
+    },
+  });
+  const scim = scimClientFrom(config, {
+    logger,
+    ...scimClientMetricsHooks(metrics),
+    credentials: credentials.observer('scim'),
+  });
+  const keycloak = await keycloakReaderFrom(
+    config,
+    { credentials: credentials.observer('keycloak') },
+    logger,
+  );
   const engine = new SyncEngine(
     {
       keycloak: reconcilerView(keycloak),
@@ -180,8 +205,13 @@ export async function createRelay(
   let started = false;
   let stopping: Promise<void> | undefined;
 
-  /** `/readyz`: Keycloak and SCIM answer, and the event source is connected and keeping up. */
+  /**
+   * `/readyz`: Keycloak and SCIM answer and accept the relay's credentials, and the event source
+   * is connected and keeping up.
+   */
   const readiness = readinessFromProbes({
+    // Refused credentials hold every change: not ready, with the setting to fix as the detail.
+    credentials: () => credentials.probe(),
     keycloak: async () => {
       await keycloak.eventsConfig();
       return { ok: true };
@@ -194,7 +224,9 @@ export async function createRelay(
           ? { ok: true, detail: config.source }
           : { ok: false, detail: `${config.source} source not connected or not keeping up` },
     scim: async () => {
-      await scim.serviceProviderConfig();
+      // While the token is refused, ask what needs it: discovery may answer without one.
+      if (credentials.isRefused('scim')) await scim.total('Users');
+      else await scim.serviceProviderConfig();
       return { ok: true };
     },
   });

@@ -1,3 +1,6 @@
+import type { CredentialObserver } from '../security/credential-health.js';
+import type { SecretSource } from '../security/secret-file.js';
+
 /**
  * How the relay reaches Keycloak. The config module builds this; the access layer only reads it,
  * so it can be constructed by hand in tests and tools.
@@ -11,6 +14,13 @@ export interface KeycloakAccessOptions {
   clientId: string;
   /** That client's secret. Never logged. */
   clientSecret: string;
+  /**
+   * Where to read the secret again, when it comes from a file: re-read before every login, so
+   * a secret rotated in its file is used without a restart. Its value replaces `clientSecret`.
+   */
+  clientSecretSource?: SecretSource | undefined;
+  /** Told when Keycloak accepts the credentials, and when it refuses them. */
+  credentials?: CredentialObserver | undefined;
   /** PEM file with extra CA certificates to trust for Keycloak's TLS certificate. Default: none. */
   caFile?: string | undefined;
   /** Items asked for per request by every paged reader. Default: 100. */

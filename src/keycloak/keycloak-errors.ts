@@ -1,4 +1,10 @@
-import { PermanentError, RelayError, TransientError, isTransientStatus } from '../errors.js';
+import {
+  CredentialsRefusedError,
+  PermanentError,
+  RelayError,
+  TransientError,
+  isTransientStatus,
+} from '../errors.js';
 import { errorCode, isTlsTrustCode } from '../net-errors.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
 
@@ -63,8 +69,10 @@ export function keycloakStatusOf(error: unknown): number | undefined {
 }
 
 /**
- * Turns whatever a Keycloak call threw into the relay's taxonomy: refused credentials, missing
- * roles and other 4xx are permanent; 408/429/5xx, timeouts and network failures are transient.
+ * Turns whatever a Keycloak call threw into the relay's taxonomy: refused credentials (401, or
+ * the token endpoint's `invalid_client`/`unauthorized_client`) are a
+ * {@link CredentialsRefusedError}, held until they work again; missing roles and other 4xx are
+ * permanent; 408/429/5xx, timeouts and network failures are transient.
  */
 export function toKeycloakError(error: unknown, context: KeycloakCallContext): RelayError {
   if (error instanceof RelayError) return error;
@@ -74,8 +82,8 @@ export function toKeycloakError(error: unknown, context: KeycloakCallContext): R
     const said = serverMessage(http.body);
     const suffix = said === undefined ? '' : `: ${said}`;
     if (http.status === 401 || (http.status === 400 && isOAuthClientError(http.body))) {
-      return new PermanentError(
-        `${where} failed with HTTP ${http.status}${suffix}; check the client id "${context.clientId}" and its secret`,
+      return new CredentialsRefusedError(
+        `${where} failed with HTTP ${http.status}${suffix}; check the client id "${context.clientId}" (KEYCLOAK_CLIENT_ID) and its secret (KEYCLOAK_CLIENT_SECRET or the file KEYCLOAK_CLIENT_SECRET_FILE names)`,
         { cause: error },
       );
     }

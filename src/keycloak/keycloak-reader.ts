@@ -1,6 +1,7 @@
 import KeycloakAdminClient, { NetworkError, fetchWithError } from '@keycloak/keycloak-admin-client';
 import type { Agent } from 'undici';
-import { ConfigError, PermanentError } from '../errors.js';
+import { ConfigError, CredentialsRefusedError, PermanentError } from '../errors.js';
+import { fixedSecret } from '../security/secret-file.js';
 import { adminEventSearchParams, userEventSearchParams } from './event-queries.js';
 import type { AdminEventQuery, UserEventQuery } from './event-queries.js';
 import { readClientRoles } from './jwt-claims.js';
@@ -22,8 +23,8 @@ import { createTokenSource } from './token-source.js';
 /**
  * Read-only access to one Keycloak realm, as the relay's service account. Every listing is an
  * async generator that asks for one page at a time; nothing ever asks for everything at once.
- * Failures are `PermanentError` (refused credentials, a missing role, other 4xx) or
- * `TransientError` (network, timeouts, 408/429/5xx).
+ * Failures are `CredentialsRefusedError` (the client id or secret refused), `PermanentError` (a
+ * missing role, other 4xx) or `TransientError` (network, timeouts, 408/429/5xx).
  */
 export interface KeycloakReader {
   /**
@@ -103,7 +104,8 @@ export async function createKeycloakReader(
   const dispatcher: Agent | undefined =
     options.caFile === undefined ? undefined : await createTrustingDispatcher(options.caFile);
   const url = baseUrl.href.replace(/\/+$/, '');
-  const { realm, clientId, clientSecret } = options;
+  const { realm, clientId, credentials } = options;
+  const secret = options.clientSecretSource ?? fixedSecret(options.clientSecret);
   // undici 7's Agent and the undici-types bundled with Node's fetch declare the same dispatcher
   // contract in two copies that TypeScript cannot unify; Node's fetch accepts the object at run
   // time (the e2e TLS test proves it), so the cast only bridges the two declarations.
@@ -125,10 +127,23 @@ export async function createKeycloakReader(
   });
 
   const tokens = createTokenSource(async () => {
+    // Before every login: a secret rotated in its file is picked up here, without a restart.
+    secret.refresh();
     try {
-      await client.auth({ grantType: 'client_credentials', clientId, clientSecret });
+      await client.auth({
+        grantType: 'client_credentials',
+        clientId,
+        clientSecret: secret.current(),
+      });
     } catch (error) {
-      throw toKeycloakError(error, context('token request (client credentials)'));
+      const mapped = toKeycloakError(error, context('token request (client credentials)'));
+      if (mapped instanceof CredentialsRefusedError && secret.problem !== undefined) {
+        // The file could not be read: that, rather than the secret, may be what to fix.
+        throw new CredentialsRefusedError(`${mapped.message}; ${secret.problem}`, {
+          cause: mapped.cause,
+        });
+      }
+      throw mapped;
     }
     const value = client.accessToken;
     if (value === undefined || value === '') {
@@ -145,6 +160,21 @@ export async function createKeycloakReader(
    * rotated, server restarted): renew once, then let a second 401 count as refused credentials.
    */
   async function call<T>(
+    action: string,
+    requiredRole: string,
+    request: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      const result = await attempt(action, requiredRole, request);
+      credentials?.accepted();
+      return result;
+    } catch (error) {
+      if (error instanceof CredentialsRefusedError) credentials?.refused(error);
+      throw error;
+    }
+  }
+
+  async function attempt<T>(
     action: string,
     requiredRole: string,
     request: () => Promise<T>,

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hint } from '../domain/hint.js';
+import type { CredentialService } from '../errors.js';
 import type { FullReconcileReason } from '../sync/engine.js';
 
 /** Where an event came from: an admin event, a user event, or a message the relay cannot read. */
@@ -25,6 +26,7 @@ const FULL_RECONCILE_REASONS: readonly FullReconcileReason[] = [
 ];
 const RECONCILE_KINDS: readonly ReconcileKind[] = ['user', 'group', 'membership'];
 const RETRY_SCOPES: readonly RetryScope[] = ['request', 'reconcile'];
+const CREDENTIAL_SERVICES: readonly CredentialService[] = ['keycloak', 'scim'];
 
 /**
  * Upper bounds, in seconds, of the reconcile latency buckets. A reconcile is a few HTTP round
@@ -147,6 +149,18 @@ export class RelayMetrics {
     help: 'RESYNC_INTERVAL_MS in seconds: the period in which the periodic verification checks every managed user and group; 0 when it is switched off. Absent on a standby.',
     registers: [this.registry],
   });
+  readonly #credentialFailures = new Counter({
+    name: 'scim_relay_credential_failures_total',
+    help: 'Requests refused because of the relay’s own credentials, by service: keycloak (the client id or secret, at login or on a fresh token), scim (HTTP 401: the bearer token). The work is held, not parked.',
+    labelNames: ['service'] as const,
+    registers: [this.registry],
+  });
+  readonly #credentialsRefused = new Gauge({
+    name: 'scim_relay_credentials_refused',
+    help: 'Whether the service refuses the relay’s credentials now (1) or accepts them (0), by service (keycloak, scim); while 1, changes are held and /readyz answers 503.',
+    labelNames: ['service'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     // Every known kind exists from the start, so rate() and alerts see a 0, not a gap.
@@ -159,6 +173,10 @@ export class RelayMetrics {
     for (const scope of RETRY_SCOPES) this.#retries.inc({ scope }, 0);
     for (const kind of ['admin', 'user'] as const) this.#listenerLost.inc({ kind }, 0);
     for (const reason of FULL_RECONCILE_REASONS) this.#fullReconciles.inc({ reason }, 0);
+    for (const service of CREDENTIAL_SERVICES) {
+      this.#credentialFailures.inc({ service }, 0);
+      this.#credentialsRefused.set({ service }, 0);
+    }
     this.#leader.set(1);
     // prom-client starts an unlabelled gauge at 0; these have no value until one is known.
     this.#lastSync.remove();
@@ -217,6 +235,16 @@ export class RelayMetrics {
   /** The SCIM side lost what the relay wrote. */
   scimLost(): void {
     this.#scimLost.inc();
+  }
+
+  /** `service` refused a request because of the relay's credentials. */
+  credentialFailure(service: CredentialService): void {
+    this.#credentialFailures.inc({ service });
+  }
+
+  /** `service` now refuses the relay's credentials, or accepts them again. */
+  setCredentialsRefused(service: CredentialService, refused: boolean): void {
+    this.#credentialsRefused.set({ service }, refused ? 1 : 0);
   }
 
   /** A message was set aside by the crash guard. */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ScimError, describeError, isTransient } from '../errors.js';
 import type { BackoffPolicy } from '../retry/backoff.js';
+import type { CredentialObserver } from '../security/credential-health.js';
 import { withRetry } from '../retry/with-retry.js';
 import { eq, type ScimFilter } from './filter.js';
 import { nextStartIndex } from './paging.js';
@@ -38,6 +39,8 @@ export interface ScimClientHooks {
   readonly onResponse?: ResponseObserver;
   /** Each retry, for metrics. */
   readonly onRetry?: (operation: string) => void;
+  /** Told whether the target accepts the bearer token (a 401 refuses it). */
+  readonly credentials?: CredentialObserver;
   readonly signal?: AbortSignal;
 }
 
@@ -80,7 +83,7 @@ export class ScimClient {
       hooks.signal === undefined
         ? this.aborting.signal
         : AbortSignal.any([hooks.signal, this.aborting.signal]);
-    this.http = new ScimHttp(options, hooks.onResponse, cancel);
+    this.http = new ScimHttp(options, hooks.onResponse, cancel, hooks.credentials);
     this.cancel = cancel;
   }
 

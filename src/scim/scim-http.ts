@@ -3,6 +3,8 @@ import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici'
 import { PermanentError, ScimError, TransientError } from '../errors.js';
 import { errorCode, isTlsTrustCode } from '../net-errors.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
+import type { CredentialObserver } from '../security/credential-health.js';
+import { fixedSecret, type SecretSource } from '../security/secret-file.js';
 import { canonicalAttributeNames } from './attribute-names.js';
 import { SCHEMA_ERROR } from './scim-types.js';
 
@@ -10,8 +12,12 @@ import { SCHEMA_ERROR } from './scim-types.js';
 export interface ScimHttpOptions {
   /** e.g. `https://kestra.example.com/api/v1/main/integrations/abc/scim/v2` */
   readonly baseUrl: string;
-  /** The bearer Secret Token. Sent in a header only; never logged, never in an error. */
-  readonly token: string;
+  /**
+   * The bearer Secret Token, or where to read it: a token from a file is read again after a
+   * 401, so a token regenerated in Kestra and written to the file is used without a restart.
+   * Sent in a header only; never logged, never in an error.
+   */
+  readonly token: string | SecretSource;
   /** Per request, for the response headers and again for the body. */
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -55,16 +61,18 @@ export type ResponseObserver = (method: HttpMethod, status: number) => void;
 export class ScimHttp {
   private readonly agent: Agent;
   private readonly base: URL;
-  private readonly authorization: string;
+  private readonly token: SecretSource;
 
   constructor(
     private readonly options: ScimHttpOptions,
     private readonly observe: ResponseObserver = () => undefined,
     /** Cuts every exchange in flight short, e.g. when a stop runs out of time. */
     private readonly cancel?: AbortSignal,
+    /** Told whether the target accepts the token: a 401, or an answer to an authorised request. */
+    private readonly credentials?: CredentialObserver,
   ) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
-    this.authorization = `Bearer ${options.token}`;
+    this.token = typeof options.token === 'string' ? fixedSecret(options.token) : options.token;
     this.agent = new Agent({
       connections: options.maxConnections,
       connectTimeout: options.connectTimeoutMs,
@@ -84,7 +92,34 @@ export class ScimHttp {
     return this.base.href;
   }
 
+  /**
+   * One exchange. A 401 re-reads a token that comes from a file and, when the file holds a new
+   * one, sends the request once more with it: a rotated token costs no failed write.
+   */
   async send(req: ScimRequest): Promise<ScimResponse> {
+    try {
+      const response = await this.exchange(req);
+      // Discovery may be served without a token (RFC 7644 §4): only other answers prove it.
+      if (!isDiscovery(req.path)) this.credentials?.accepted();
+      return response;
+    } catch (error) {
+      if (!(error instanceof ScimError) || error.status !== 401) throw error;
+      if (!this.token.refresh()) {
+        this.credentials?.refused(error);
+        throw error;
+      }
+    }
+    try {
+      const response = await this.exchange(req);
+      if (!isDiscovery(req.path)) this.credentials?.accepted();
+      return response;
+    } catch (error) {
+      if (error instanceof ScimError && error.status === 401) this.credentials?.refused(error);
+      throw error;
+    }
+  }
+
+  private async exchange(req: ScimRequest): Promise<ScimResponse> {
     const url = new URL(req.path.replace(/^\//, ''), this.base);
     for (const [key, value] of Object.entries(req.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -96,7 +131,7 @@ export class ScimHttp {
         method: req.method,
         dispatcher: this.agent,
         headers: {
-          authorization: this.authorization,
+          authorization: `Bearer ${this.token.current()}`,
           accept: 'application/scim+json, application/json',
           ...(req.body === undefined ? {} : { 'content-type': 'application/scim+json' }),
           ...(req.ifMatch === undefined ? {} : { 'if-match': req.ifMatch }),
@@ -140,6 +175,11 @@ export class ScimHttp {
     const ceiling = AbortSignal.timeout(this.options.connectTimeoutMs + 2 * this.options.timeoutMs);
     return this.cancel === undefined ? ceiling : AbortSignal.any([ceiling, this.cancel]);
   }
+}
+
+/** `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`: the endpoints RFC 7644 §4 may leave open. */
+function isDiscovery(path: string): boolean {
+  return /^\/?(?:ServiceProviderConfig|ResourceTypes|Schemas)(?:[/?]|$)/.test(path);
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

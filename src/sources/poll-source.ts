@@ -11,7 +11,7 @@ import {
   userEventSchema,
   type EventMeaning,
 } from '../domain/keycloak-event.js';
-import { PermanentError, describeError } from '../errors.js';
+import { PermanentError, credentialsRefusedBy, describeError } from '../errors.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Outcome } from '../sync/work-queue.js';
 import {
@@ -196,7 +196,9 @@ export class PollSource {
         .catch((error: unknown) => {
           // Stopping cuts a poll short on purpose: its events are read again next start.
           if (this.stopped) return;
-          this.options.logger?.error({ error: describeError(error) }, 'polling Keycloak failed');
+          // Refused credentials are logged once, by whoever watches them, not at every poll.
+          const level = credentialsRefusedBy(error) === undefined ? 'error' : 'debug';
+          this.options.logger?.[level]({ error: describeError(error) }, 'polling Keycloak failed');
         })
         .finally(() => {
           this.schedule();

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { describeHint, hintKey, parkKey, type Hint } from '../domain/hint.js';
-import { ScimError, describeError, isTransient } from '../errors.js';
+import { credentialsRefusedBy, describeError, isHeldBack, isTransient } from '../errors.js';
 import { backoffDelay } from '../retry/backoff.js';
 import { retryAfterOf } from '../retry/with-retry.js';
 
@@ -46,9 +46,10 @@ interface Pending {
  * so a burst of events for one entity costs one reconcile.
  *
  * Failures: a transient one is retried with capped exponential backoff while holding its slot,
- * so that when the target is down the work waits instead of spinning. A target that refuses us
- * as a whole (401, 403: wrong token, disabled integration) is waited out indefinitely, since
- * parking every change would only move the outage into the parked list. A permanent failure, or
+ * so that when the target is down the work waits instead of spinning. A side that refuses us
+ * as a whole (Keycloak refusing the client credentials, SCIM answering 401 or 403: a rotated
+ * secret or token, a disabled integration) is waited out indefinitely, since parking every
+ * change would only move the outage into the parked list. A permanent failure, or
  * one that stays transient for `maxTransientAttempts`, is parked with its reason and does not
  * block anything else.
  */
@@ -158,7 +159,7 @@ export class WorkQueue {
           for (const waiter of pending.waiters) waiter.reject(new QueueClosedError());
           return;
         }
-        const targetWide = refusedByTarget(error);
+        const targetWide = isHeldBack(error);
         if (!targetWide && !isTransient(error)) {
           this.parkWith(key, pending, describeError(error));
           return;
@@ -179,11 +180,15 @@ export class WorkQueue {
           backoffDelay(transientFailures, this.options, this.options.random ?? Math.random),
           retryAfterOf(error) ?? 0,
         );
-        this.options.logger?.warn(
+        const refusedBy = credentialsRefusedBy(error);
+        // Refused credentials are logged once for all changes, by whoever watches them.
+        this.options.logger?.[refusedBy === undefined ? 'warn' : 'debug'](
           { hint, attempt: transientFailures, delayMs, error: describeError(error) },
-          targetWide
-            ? `SCIM refused ${describeHint(hint)} (token rejected or integration disabled); holding the change and retrying in ${delayMs} ms`
-            : `${describeHint(hint)} failed, retrying in ${delayMs} ms`,
+          refusedBy !== undefined
+            ? `${refusedBy === 'scim' ? 'SCIM' : 'Keycloak'} refused the relay's credentials for ${describeHint(hint)}; holding the change and retrying in ${delayMs} ms`
+            : targetWide
+              ? `SCIM refused ${describeHint(hint)} (integration disabled); holding the change and retrying in ${delayMs} ms`
+              : `${describeHint(hint)} failed, retrying in ${delayMs} ms`,
         );
         await sleep(delayMs, signal);
       }
@@ -204,11 +209,6 @@ export class WorkQueue {
     if (this.size !== 0) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
-}
-
-/** 401 and 403 concern the whole SCIM target (token, disabled integration), not one entity. */
-function refusedByTarget(error: unknown): boolean {
-  return error instanceof ScimError && (error.status === 401 || error.status === 403);
 }
 
 /** Whether waiting hint `a` can absorb a new hint `b`: the same work, or less of it. */

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
+  CredentialsRefusedError,
   PermanentError,
   ScimError,
   TransientError,
+  credentialsRefusedBy,
+  isHeldBack,
   isTransient,
   isTransientStatus,
 } from '../../src/errors.js';
@@ -28,6 +31,55 @@ describe('error classification', () => {
 
   it('treats an unknown error as transient, so work is kept rather than lost', () => {
     expect(isTransient(new Error('socket hang up'))).toBe(true);
+  });
+});
+
+describe('refused credentials: held, neither retried in place nor parked', () => {
+  it('tells which side refused the relay’s own credentials', () => {
+    expect(credentialsRefusedBy(new CredentialsRefusedError('invalid_client'))).toBe('keycloak');
+    expect(credentialsRefusedBy(new ScimError({ status: 401, operation: 'GET /Users' }))).toBe(
+      'scim',
+    );
+  });
+
+  it('finds a refusal that a caller wrapped as the cause of its own error', () => {
+    const wrapped = new Error('reconcile of user u failed', {
+      cause: new Error('reading Keycloak failed', {
+        cause: new CredentialsRefusedError('HTTP 401'),
+      }),
+    });
+    expect(credentialsRefusedBy(wrapped)).toBe('keycloak');
+    expect(isHeldBack(wrapped)).toBe(true);
+  });
+
+  it.each([
+    [
+      'a 403 of the SCIM integration (disabled)',
+      new ScimError({ status: 403, operation: 'POST /Users' }),
+    ],
+  ])('holds %s too, without calling it a credential refusal', (_what, error) => {
+    expect(isHeldBack(error)).toBe(true);
+    expect(credentialsRefusedBy(error)).toBeUndefined();
+  });
+
+  it.each([
+    ['a permanent error', new PermanentError('user u has no email')],
+    ['a transient error', new TransientError('HTTP 503')],
+    ['a SCIM 409', new ScimError({ status: 409, operation: 'POST /Users' })],
+    ['a SCIM 400', new ScimError({ status: 400, operation: 'POST /Users' })],
+    ['a plain error', new Error('socket hang up')],
+    ['a string', 'boom'],
+  ])('does not hold %s', (_what, error) => {
+    expect(isHeldBack(error)).toBe(false);
+    expect(credentialsRefusedBy(error)).toBeUndefined();
+  });
+
+  it('is not retried within one request (the same credentials get the same answer)', () => {
+    const refused = new CredentialsRefusedError('HTTP 401');
+    expect(isTransient(refused)).toBe(false);
+    expect(refused).not.toBeInstanceOf(PermanentError);
+    expect(refused.name).toBe('CredentialsRefusedError');
+    expect(isTransient(new ScimError({ status: 401, operation: 'GET /Users' }))).toBe(false);
   });
 });
 

@@ -1,6 +1,12 @@
 import { NetworkError } from '@keycloak/keycloak-admin-client';
 import { describe, expect, it } from 'vitest';
-import { PermanentError, TransientError } from '../../src/errors.js';
+import {
+  CredentialsRefusedError,
+  PermanentError,
+  TransientError,
+  credentialsRefusedBy,
+  isTransient,
+} from '../../src/errors.js';
 import { keycloakStatusOf, toKeycloakError } from '../../src/keycloak/keycloak-errors.js';
 
 const context = {
@@ -27,7 +33,7 @@ describe('toKeycloakError', () => {
     expect(error.message).toContain('realm "acme"');
   });
 
-  it('treats 401 and refused client credentials as permanent and names the client', () => {
+  it('treats 401 and refused client credentials as a refusal to hold, naming the settings', () => {
     for (const error of [
       httpError(401, {
         error: 'unauthorized_client',
@@ -39,8 +45,15 @@ describe('toKeycloakError', () => {
       }),
     ]) {
       const mapped = toKeycloakError(error, { ...context, action: 'token request' });
-      expect(mapped).toBeInstanceOf(PermanentError);
-      expect(mapped.message).toMatch(/client id "scim-relay" and its secret/);
+      expect(mapped).toBeInstanceOf(CredentialsRefusedError);
+      expect(mapped).not.toBeInstanceOf(PermanentError);
+      expect(isTransient(mapped)).toBe(false);
+      expect(credentialsRefusedBy(mapped)).toBe('keycloak');
+      expect(mapped.message).toMatch(/client id "scim-relay" \(KEYCLOAK_CLIENT_ID\)/);
+      expect(mapped.message).toMatch(
+        /KEYCLOAK_CLIENT_SECRET or the file KEYCLOAK_CLIENT_SECRET_FILE/,
+      );
+      expect(keycloakStatusOf(mapped)).toBe(error.response.status);
     }
   });
 

@@ -56,6 +56,8 @@ describe('RelayMetrics', () => {
       'scim_relay_set_aside_total counter',
       'scim_relay_last_full_reconcile_timestamp_seconds gauge',
       'scim_relay_resync_interval_seconds gauge',
+      'scim_relay_credential_failures_total counter',
+      'scim_relay_credentials_refused gauge',
     ]);
     const helps = text.split('\n').filter((line) => line.startsWith('# HELP scim_relay_'));
     expect(helps).toHaveLength(types.length);
@@ -73,6 +75,10 @@ describe('RelayMetrics', () => {
     expect(s.get('scim_relay_retries_total{scope="reconcile"}')).toBe('0');
     expect(s.get('scim_relay_parked_items')).toBe('0');
     expect(s.get('scim_relay_dead_lettered_total')).toBe('0');
+    for (const service of ['keycloak', 'scim']) {
+      expect(s.get(`scim_relay_credential_failures_total{service="${service}"}`)).toBe('0');
+      expect(s.get(`scim_relay_credentials_refused{service="${service}"}`)).toBe('0');
+    }
     expect(s.has('scim_relay_last_sync_success_timestamp_seconds')).toBe(false);
     expect(s.has('scim_relay_oldest_unverified_age_seconds')).toBe(false);
     expect(s.has('scim_relay_last_full_reconcile_timestamp_seconds')).toBe(false);
@@ -102,8 +108,18 @@ describe('RelayMetrics', () => {
     metrics.scimResponse('PATCH', 204);
     metrics.scimResponse('POST', 201);
     metrics.scimResponse('GET', 429);
+    metrics.credentialFailure('keycloak');
+    metrics.credentialFailure('keycloak');
+    metrics.setCredentialsRefused('keycloak', true);
+    metrics.credentialFailure('scim');
+    metrics.setCredentialsRefused('scim', true);
+    metrics.setCredentialsRefused('scim', false);
 
     const s = samples(await metrics.render());
+    expect(s.get('scim_relay_credential_failures_total{service="keycloak"}')).toBe('2');
+    expect(s.get('scim_relay_credential_failures_total{service="scim"}')).toBe('1');
+    expect(s.get('scim_relay_credentials_refused{service="keycloak"}')).toBe('1');
+    expect(s.get('scim_relay_credentials_refused{service="scim"}')).toBe('0');
     expect(s.get('scim_relay_events_received_total{kind="admin"}')).toBe('2');
     expect(s.get('scim_relay_events_received_total{kind="unknown"}')).toBe('1');
     expect(s.get('scim_relay_events_received_total{kind="user"}')).toBe('0');

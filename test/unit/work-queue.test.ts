@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { groupHint, membershipHint, userHint, type Hint } from '../../src/domain/hint.js';
-import { PermanentError, ScimError, TransientError } from '../../src/errors.js';
+import {
+  CredentialsRefusedError,
+  PermanentError,
+  ScimError,
+  TransientError,
+} from '../../src/errors.js';
+import { createLogger, memoryDestination } from '../../src/logger.js';
 import { QueueClosedError, WorkQueue, type WorkQueueHooks } from '../../src/sync/work-queue.js';
 
 const options = { concurrency: 2, minDelayMs: 1, maxDelayMs: 2, maxTransientAttempts: 3 };
@@ -185,6 +191,36 @@ describe('WorkQueue', () => {
     expect(calls).toBe(6);
     expect(parked.size).toBe(0);
   });
+
+  it.each([
+    ['Keycloak refusing the client credentials', () => new CredentialsRefusedError('HTTP 401')],
+    [
+      'SCIM refusing the token (401)',
+      () => new ScimError({ status: 401, operation: 'POST /Users' }),
+    ],
+    [
+      'a refusal wrapped by a caller',
+      () => new Error('reading user u failed', { cause: new CredentialsRefusedError('HTTP 401') }),
+    ],
+  ])(
+    'holds the change while %s, past maxTransientAttempts, logging it only at debug',
+    async (_what, refusal) => {
+      const { hooks, parked } = recordingHooks();
+      const log = memoryDestination();
+      let calls = 0;
+      const queue = new WorkQueue(
+        () => (++calls < 8 ? Promise.reject(refusal()) : Promise.resolve()),
+        hooks,
+        { ...options, logger: createLogger({ level: 'debug', secrets: [], destination: log }) },
+      );
+      await expect(queue.submit(userHint('u'))).resolves.toBe('applied');
+      expect(calls).toBe(8);
+      expect(parked.size).toBe(0);
+      const levels = log.records().map((record) => record['level']);
+      expect(levels).toHaveLength(7);
+      expect(new Set(levels)).toEqual(new Set(['debug']));
+    },
+  );
 
   it('refuses, on close, the hints that never started, so nobody acks them', async () => {
     const gated = gatedRun();
