@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  addLoggedSecret,
   createLogger,
   createTextRedactor,
   maskUrlPasswords,
@@ -147,6 +148,27 @@ describe('redaction by value', () => {
     logger.child({ component: 'scim' }).warn(`token ${TOKEN}`);
     expect(output()).not.toContain(TOKEN);
     expect(output()).toContain('"component":"scim"');
+  });
+});
+
+describe('secrets added at run time (re-read from their file)', () => {
+  const ROTATED = 'kc-secret-rotated-7e2c91';
+
+  it('blanks a secret added after the logger was made, in its children too, from then on', () => {
+    const { logger, output } = capture();
+    const child = logger.child({ part: 'keycloak' });
+    expect(addLoggedSecret(child, ROTATED)).toBe(true);
+    logger.info(`new secret ${ROTATED}`);
+    child.warn({ detail: { secret2: ROTATED } }, 'rotated');
+    logger.child({ later: true }).error(new Error(`refused ${ROTATED}; old ${CLIENT_SECRET}`));
+    expect(output()).not.toContain(ROTATED);
+    expect(output()).not.toContain(CLIENT_SECRET);
+    expect(output().split(REDACTED).length - 1).toBeGreaterThanOrEqual(4);
+  });
+
+  it('says so when the logger was not made by createLogger, which alone can blank values', async () => {
+    const { pino } = await import('pino');
+    expect(addLoggedSecret(pino({ level: 'silent' }), ROTATED)).toBe(false);
   });
 });
 
