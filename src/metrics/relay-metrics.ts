@@ -151,7 +151,7 @@ export class RelayMetrics {
   });
   readonly #credentialFailures = new Counter({
     name: 'scim_relay_credential_failures_total',
-    help: 'Requests refused because of the relay’s own credentials, by service: keycloak (the client id or secret, at login or on a fresh token), scim (HTTP 401: the bearer token). The work is held, not parked.',
+    help: 'Requests refused because of the relay’s own credentials, by service: keycloak (the client id or secret, at login or on a fresh token), scim (HTTP 401: the SCIM token). The work is held, not parked.',
     labelNames: ['service'] as const,
     registers: [this.registry],
   });

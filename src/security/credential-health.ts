@@ -28,9 +28,10 @@ interface Refusal {
   count: number;
 }
 
+// Never "bearer" before a word: the logger blanks whatever follows it as a token.
 const NAMES: Readonly<Record<CredentialService, string>> = {
   keycloak: "Keycloak refused the relay's client credentials",
-  scim: "the SCIM target refused the relay's bearer token",
+  scim: "the SCIM target refused the relay's token (HTTP 401)",
 };
 
 /**

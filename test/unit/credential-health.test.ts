@@ -65,6 +65,9 @@ describe('CredentialHealth', () => {
     expect(errors).toHaveLength(2);
     expect(errors[1]).toMatchObject({ service: 'scim', refusals: 3, refusedSinceSeconds: 61 });
     expect(errors[1]?.['msg']).toContain('SCIM_TOKEN');
+    // Read as written: nothing in the line looks like a token to the logger's redaction.
+    expect(errors[0]?.['msg']).toContain("the SCIM target refused the relay's token (HTTP 401)");
+    expect(errors[0]?.['msg']).not.toContain('[REDACTED]');
 
     health.accepted('scim');
     health.accepted('scim');
