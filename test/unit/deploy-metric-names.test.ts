@@ -71,6 +71,8 @@ describe('deploy/ dashboard and alert rules', () => {
       'scim_relay_last_full_reconcile_timestamp_seconds',
       'scim_relay_reconcile_duration_seconds_bucket',
       'scim_relay_scim_responses_total',
+      'scim_relay_credentials_refused',
+      'scim_relay_credential_failures_total',
       'scim_relay_is_leader',
       'process_resident_memory_bytes',
       'nodejs_eventloop_lag_p99_seconds',
@@ -105,6 +107,7 @@ describe('deploy/ dashboard and alert rules', () => {
       'KeycloakScimRelayWorkParked',
       'KeycloakScimRelayDeadLettered',
       'KeycloakScimRelayReconcileOverdue',
+      'KeycloakScimRelayCredentialsRefused',
       'KeycloakScimRelayNoLeader',
     ]);
     for (const rule of alerts) {
