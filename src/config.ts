@@ -1,42 +1,36 @@
 /**
  * The relay's configuration: the only reader of `process.env` and of config files. Settings
- * are defined once, in `config/settings.ts`; this module loads, validates and shapes them.
+ * are defined once, as one zod schema in `config/settings.ts`; this module feeds it the sources
+ * and turns its issues into one error that names each environment variable.
  */
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { createSecretRedactor, maskUrlPasswords, REDACTED } from './logger.js';
 import {
-  type KnownValues,
-  type PlacedSetting,
+  allSettings,
+  configSchema,
+  CROSS_FIELD,
   type Setting,
-  type ValuesOf,
-  buildTree,
-  flattenSettings,
-} from './config/setting.js';
-import { crossFieldRules, settings, type SettingsByEnv } from './config/settings.js';
-import { type RawValue, readSources } from './config/sources.js';
+  settingAt,
+} from './config/settings.js';
+import { type RawSources, type RawValue, readSources } from './config/sources.js';
 
-type SettingValues = ValuesOf<typeof settings>;
+export { allSettings } from './config/settings.js';
 
 /**
- * The loaded configuration: typed, nested by topic, every default applied. Each field's TSDoc
- * (shown by editors) gives its environment variable's meaning and default. When `source` is
- * `amqp`, `amqp.url` is known to be set.
+ * The loaded configuration: typed, nested by topic, every default applied. The README's
+ * configuration table gives each setting's meaning. When `source` is `amqp`, `amqp.url` is set.
  */
-export type Config = (
-  | (SettingValues & { readonly source: 'poll' })
-  | (SettingValues & { readonly source: 'amqp'; readonly amqp: { readonly url: string } })
-) &
-  SecretFiles;
+export type Config = z.output<typeof configSchema> & SecretFiles;
 
 /**
  * Where a secret was read from when it came from its `<NAME>_FILE` (resolved path), so that
- * the file can be read again when the secret is rotated; undefined when it was given directly.
+ * the file can be read again when the secret is rotated; absent when it was given directly.
  */
-interface SecretFiles {
+type SecretFiles = {
   readonly keycloak: { readonly clientSecretFile?: string };
   readonly scim: { readonly tokenFile?: string };
-}
+};
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {
@@ -44,8 +38,8 @@ export interface LoadConfigOptions {
   readonly configFile?: string;
 }
 
-/** Every setting with its place in the configuration, in definition order. */
-export const allSettings: readonly PlacedSetting[] = flattenSettings(settings);
+/** Stands in for a setting whose source failed: every schema refuses it, so rules skip it. */
+const UNREADABLE = Symbol('unreadable');
 
 /**
  * Loads the configuration from, in order of precedence: environment variables (and the
@@ -58,35 +52,24 @@ export function loadConfig(
   options: LoadConfigOptions = {},
 ): Config {
   const configFile = options.configFile ?? (env.CONFIG_FILE === '' ? undefined : env.CONFIG_FILE);
-  const defs = allSettings.map((placed) => placed.setting);
-  const sources = readSources(env, defs, configFile);
-  const issues = [...sources.fileIssues];
-  const values = new Map<string, unknown>();
-  const invalid = new Set<string>();
-
-  for (const setting of defs) {
-    const sourceIssue = sources.settingIssues.get(setting.env);
-    const verdict =
-      sourceIssue === undefined
-        ? parseSetting(setting, sources.values.get(setting.env), values)
-        : { problem: sourceIssue };
-    if (verdict !== 'valid') invalid.add(setting.env);
-    if (typeof verdict === 'object') issues.push(verdict.problem);
+  const sources = readSources(
+    env,
+    allSettings.map(({ setting }) => setting),
+    configFile,
+  );
+  const input: Record<string, unknown> = {};
+  for (const { path, setting } of allSettings) {
+    const unreadable = sources.settingIssues.has(setting.env);
+    setAt(input, path, unreadable ? UNREADABLE : sources.values.get(setting.env)?.value);
   }
-
-  const valid = Object.fromEntries(values) as SettingsByEnv;
-  for (const rule of crossFieldRules) {
-    if (rule.reads.some((env) => invalid.has(env))) continue;
-    const problem = rule.check(valid);
-    if (problem !== undefined) issues.push(`${rule.env}: ${problem}`);
-  }
-
-  if (issues.length > 0) {
+  const result = configSchema.safeParse(input);
+  const issues = [...sources.fileIssues, ...(result.error ? problems(result.error, sources) : [])];
+  if (!result.success || issues.length > 0) {
     // Belt and braces: a secret pasted into a non-secret setting is still not echoed.
     const redact = createSecretRedactor(secretsAmong(sources.values));
     throw new ConfigError(issues.map(redact));
   }
-  const config = shapeConfig(values);
+  const config = result.data;
   const clientSecretFile = sources.values.get('KEYCLOAK_CLIENT_SECRET')?.file;
   const tokenFile = sources.values.get('SCIM_TOKEN')?.file;
   return {
@@ -100,33 +83,37 @@ export function loadConfig(
 }
 
 /**
- * How one setting fared: `undecidable` when its default derives from a setting that is
- * itself invalid (only that one is reported).
+ * One line per failing setting, in definition order, then one per broken cross-field rule: the
+ * variable's name, what is wrong, the value unless it is secret, where it came from, and what
+ * is expected.
  */
-type Verdict = 'valid' | 'undecidable' | { readonly problem: string };
-
-/** Parses one setting, storing its value in `values` when it is valid. */
-function parseSetting(
-  setting: Setting,
-  given: RawValue | undefined,
-  values: Map<string, unknown>,
-): Verdict {
-  const { fallback } = setting;
-  let raw: unknown = given?.value;
-  if (raw === undefined) {
-    if (fallback.kind === 'required') {
-      return { problem: `${setting.env}: is required; expected ${setting.kind.expected}` };
+function problems(error: z.ZodError, sources: RawSources): string[] {
+  const fields = new Map<Setting, Set<string>>();
+  const rules: string[] = [];
+  for (const issue of error.issues) {
+    const setting = settingAt(issue.path);
+    if (setting === undefined)
+      throw new Error(`configuration issue outside any setting: ${issue.message}`);
+    if (issue.code === 'custom' && issue.params?.[CROSS_FIELD] === true) {
+      rules.push(`${setting.env}: ${issue.message}`);
+    } else {
+      fields.set(setting, (fields.get(setting) ?? new Set()).add(issue.message));
     }
-    if (fallback.kind === 'none') return 'valid';
-    raw = fallback.kind === 'value' ? fallback.raw : fallback.derive(values);
-    if (raw === undefined) return 'undecidable';
   }
-  const result = setting.kind.schema.safeParse(raw);
-  if (result.success) {
-    values.set(setting.env, result.data);
-    return 'valid';
+  const lines = [...fields].map(
+    ([setting, messages]) =>
+      sources.settingIssues.get(setting.env) ??
+      fieldProblem(setting, [...messages].join(', '), sources.values.get(setting.env)),
+  );
+  return [...lines, ...rules];
+}
+
+function fieldProblem(setting: Setting, what: string, given: RawValue | undefined): string {
+  const { env, fallback, kind } = setting;
+  if (given === undefined && fallback.kind !== 'value') {
+    return `${env}: is required; expected ${kind.expected}`;
   }
-  const what = describeIssues(result.error);
+  const raw = given === undefined && fallback.kind === 'value' ? fallback.raw : given?.value;
   const shown = setting.secret ? '' : ` (got ${quoteRaw(raw)})`;
   const origin =
     given === undefined
@@ -134,11 +121,7 @@ function parseSetting(
       : given.origin === 'environment'
         ? ''
         : `, from the ${given.origin}`;
-  return { problem: `${setting.env}: ${what}${shown}${origin}; expected ${setting.kind.expected}` };
-}
-
-function describeIssues(error: z.ZodError): string {
-  return [...new Set(error.issues.map((issue) => issue.message))].join(', ');
+  return `${env}: ${what}${shown}${origin}; expected ${kind.expected}`;
 }
 
 function quoteRaw(raw: unknown): string {
@@ -155,33 +138,30 @@ function secretsAmong(raw: ReadonlyMap<string, RawValue>): string[] {
 
 /** A secret and, when it is a URL with a password, that password alone (as written and decoded). */
 function secretForms(value: string): string[] {
-  if (!URL.canParse(value)) return [value];
-  const { password } = new URL(value);
+  const password = URL.parse(value)?.password ?? '';
   if (password === '') return [value];
-  return [value, password, safeDecode(password)];
-}
-
-function safeDecode(text: string): string {
   try {
-    return decodeURIComponent(text);
+    return [value, password, decodeURIComponent(password)];
   } catch {
-    return text;
+    return [value, password];
   }
 }
 
-function shapeConfig(values: KnownValues): Config {
-  // buildTree walks the same tree that SettingValues is computed from; every setting was
-  // parsed by its own schema above, so the shape and the types agree.
-  const tree = buildTree(settings, values) as SettingValues;
-  if (tree.source === 'amqp') {
-    const { url } = tree.amqp;
-    if (url === undefined) {
-      // The cross-field rule above already refused this; kept so the type follows from a check.
-      throw new ConfigError(['AMQP_URL: is required when SOURCE=amqp']);
-    }
-    return { ...tree, source: 'amqp', amqp: { ...tree.amqp, url } };
-  }
-  return { ...tree, source: 'poll' };
+function setAt(tree: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  const [key, ...rest] = path;
+  if (key === undefined) return;
+  if (rest.length === 0) tree[key] = value;
+  else setAt((tree[key] ??= {}) as Record<string, unknown>, rest, value);
+}
+
+function getAt(tree: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>(
+    (node, key) =>
+      typeof node === 'object' && node !== null
+        ? (node as Record<string, unknown>)[key]
+        : undefined,
+    tree,
+  );
 }
 
 /**
@@ -189,9 +169,8 @@ function shapeConfig(values: KnownValues): Config {
  * logged. A URL secret also yields its password on its own.
  */
 export function secretValues(config: Config): string[] {
-  const flat = flatValues(config);
-  return allSettings.flatMap(({ setting }) => {
-    const value = flat.get(setting.env);
+  return allSettings.flatMap(({ path, setting }) => {
+    const value = getAt(config, path);
     return setting.secret && typeof value === 'string' ? secretForms(value) : [];
   });
 }
@@ -201,29 +180,11 @@ export function secretValues(config: Config): string[] {
  * unset optional settings stay undefined.
  */
 export function redactConfig(config: Config): Record<string, unknown> {
-  const flat = flatValues(config);
-  const shown = new Map<string, unknown>(
-    allSettings.map(({ setting }) => {
-      const value = flat.get(setting.env);
-      return [setting.env, setting.secret && value !== undefined ? REDACTED : value];
-    }),
-  );
-  return buildTree(settings, shown);
-}
-
-function flatValues(config: Config): Map<string, unknown> {
-  return new Map(
-    allSettings.map(({ path, setting }) => {
-      let node: unknown = config;
-      for (const key of path) {
-        node =
-          typeof node === 'object' && node !== null
-            ? (node as Record<string, unknown>)[key]
-            : undefined;
-      }
-      return [setting.env, node];
-    }),
-  );
+  const shown: Record<string, unknown> = structuredClone(config);
+  for (const { path, setting } of allSettings) {
+    if (setting.secret && getAt(config, path) !== undefined) setAt(shown, path, REDACTED);
+  }
+  return shown;
 }
 
 /** How {@link exitOnConfigError} reaches the outside world; tests substitute it. */

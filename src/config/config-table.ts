@@ -1,4 +1,4 @@
-import type { Setting } from './setting.js';
+import type { Setting } from './settings.js';
 import { FILE_SUFFIX } from './sources.js';
 
 /** Marks the start of the generated block in README.md. */
@@ -40,18 +40,10 @@ export function renderConfigBlock(settings: readonly Setting[]): string {
   return [...header, ...rows].join('\n');
 }
 
-function describeDefault(setting: Setting): string {
-  const { fallback } = setting;
-  switch (fallback.kind) {
-    case 'required':
-      return '**required**';
-    case 'none':
-      return 'none';
-    case 'value':
-      return `\`${String(fallback.raw)}\``;
-    case 'derived':
-      return `\`${fallback.text}\``;
-  }
+function describeDefault({ fallback }: Setting): string {
+  if (fallback.kind === 'required') return '**required**';
+  if (fallback.kind === 'none') return 'none';
+  return `\`${fallback.kind === 'value' ? String(fallback.raw) : fallback.text}\``;
 }
 
 /**
@@ -68,22 +60,26 @@ function cell(text: string): string {
     .replace(/\|/g, '\\|');
 }
 
-/** The text between the markers, or undefined when either marker is missing. */
-export function extractConfigBlock(readme: string): string | undefined {
+/** Where the block lies between the markers, or undefined when either marker is missing. */
+function blockPlace(readme: string): { start: number; end: number } | undefined {
   const start = readme.indexOf(TABLE_START);
   const end = readme.indexOf(TABLE_END);
-  if (start === -1 || end === -1 || end < start) return undefined;
-  return readme.slice(start + TABLE_START.length, end).trim();
+  return start === -1 || end < start ? undefined : { start: start + TABLE_START.length, end };
+}
+
+/** The text between the markers, or undefined when either marker is missing. */
+export function extractConfigBlock(readme: string): string | undefined {
+  const place = blockPlace(readme);
+  return place && readme.slice(place.start, place.end).trim();
 }
 
 /** README text with the block between the markers replaced; throws when a marker is missing. */
 export function replaceConfigBlock(readme: string, block: string): string {
-  const start = readme.indexOf(TABLE_START);
-  const end = readme.indexOf(TABLE_END);
-  if (start === -1 || end === -1 || end < start) {
+  const place = blockPlace(readme);
+  if (place === undefined) {
     throw new Error(`README.md lacks the markers ${TABLE_START} and ${TABLE_END}`);
   }
-  return `${readme.slice(0, start + TABLE_START.length)}\n\n${block}\n\n${readme.slice(end)}`;
+  return `${readme.slice(0, place.start)}\n\n${block}\n\n${readme.slice(place.end)}`;
 }
 
 /**

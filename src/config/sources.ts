@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Setting } from './setting.js';
+import type { Setting } from './settings.js';
 import { fileErrorCode } from './value-kinds.js';
 
 /** A value as a source gave it, before parsing, and where it came from (named in messages). */
@@ -25,11 +25,7 @@ export interface RawSources {
 /** Suffix of the variable that names a file holding a secret's value. */
 export const FILE_SUFFIX = '_FILE';
 
-interface SourceLayer {
-  readonly name: 'environment' | 'config file';
-  /** Keys present in the layer, with their raw values. */
-  readonly get: (key: string) => unknown;
-}
+type Layer = readonly [name: 'environment' | 'config file', get: (key: string) => unknown];
 
 /**
  * Reads the environment and the optional config file. Only the files they name are read:
@@ -43,74 +39,48 @@ export function readSources(
   const fileIssues: string[] = [];
   const settingIssues = new Map<string, string>();
   const values = new Map<string, RawValue>();
-
-  const layers: SourceLayer[] = [
-    // An empty variable counts as unset: orchestrators often pass `NAME=` for "not given".
-    { name: 'environment', get: (key) => (env[key] === '' ? undefined : env[key]) },
-  ];
+  // An empty variable counts as unset: orchestrators often pass `NAME=` for "not given".
+  const layers: Layer[] = [['environment', (key) => (env[key] === '' ? undefined : env[key])]];
   if (configFile !== undefined) {
-    const allowed = new Set(
-      settings.flatMap((s) => (s.secret ? [s.env, s.env + FILE_SUFFIX] : [s.env])),
-    );
-    const entries = readConfigFile(configFile, allowed, fileIssues);
+    const keys = settings.flatMap((s) => (s.secret ? [s.env, s.env + FILE_SUFFIX] : [s.env]));
+    const entries = readConfigFile(configFile, new Set(keys), fileIssues);
     // JSON null means "not set here", so a file can list a key without a value.
-    layers.push({ name: 'config file', get: (key) => entries.get(key) ?? undefined });
+    layers.push(['config file', (key) => entries.get(key) ?? undefined]);
   }
-
   for (const setting of settings) {
     for (const layer of layers) {
       const found = readFromLayer(setting, layer);
-      if (found === undefined) continue;
-      if ('issue' in found) settingIssues.set(setting.env, found.issue);
-      else values.set(setting.env, found);
-      break;
+      if (typeof found === 'string') settingIssues.set(setting.env, found);
+      else if (found !== undefined) values.set(setting.env, found);
+      if (found !== undefined) break;
     }
   }
   return { values, settingIssues, fileIssues };
 }
 
-function readFromLayer(
-  setting: Setting,
-  layer: SourceLayer,
-): RawValue | { issue: string } | undefined {
-  const direct = layer.get(setting.env);
-  if (!setting.secret) {
-    return direct === undefined ? undefined : { value: direct, origin: layer.name };
-  }
+/** The setting's value in one layer, a problem that keeps it from having one, or undefined. */
+function readFromLayer(setting: Setting, [name, get]: Layer): RawValue | string | undefined {
+  const direct = get(setting.env);
   const fileVar = setting.env + FILE_SUFFIX;
-  const filePath = layer.get(fileVar);
-  if (direct !== undefined && filePath !== undefined) {
-    return {
-      issue: `${setting.env} and ${fileVar} are both set${where(layer)}; expected only one of them`,
-    };
+  const path = setting.secret ? get(fileVar) : undefined;
+  const where = name === 'environment' ? '' : ` in the ${name}`;
+  if (path === undefined) return direct === undefined ? undefined : { value: direct, origin: name };
+  if (direct !== undefined) {
+    return `${setting.env} and ${fileVar} are both set${where}; expected only one of them`;
   }
-  if (direct !== undefined) return { value: direct, origin: layer.name };
-  if (filePath === undefined) return undefined;
-  if (typeof filePath !== 'string' || filePath.trim() === '') {
-    return { issue: `${fileVar}: is not a file path${where(layer)}; expected a readable file` };
+  if (typeof path !== 'string' || path.trim() === '') {
+    return `${fileVar}: is not a file path${where}; expected a readable file`;
   }
-  return readSecretFile(fileVar, filePath);
-}
-
-function where(layer: SourceLayer): string {
-  return layer.name === 'environment' ? '' : ` in the ${layer.name}`;
-}
-
-function readSecretFile(fileVar: string, path: string): RawValue | { issue: string } {
   const file = resolve(path);
   let content: string;
   try {
     content = readFileSync(file, 'utf8');
   } catch (error) {
-    return {
-      issue: `${fileVar}: cannot read "${path}" (${fileErrorCode(error)}); expected a readable file`,
-    };
+    return `${fileVar}: cannot read "${path}" (${fileErrorCode(error)}); expected a readable file`;
   }
   // Editors and `echo` add a final newline that is not part of the secret.
   const value = content.replace(/(?:\r?\n)+$/, '');
-  if (value === '') {
-    return { issue: `${fileVar}: "${path}" is empty; expected a file holding the secret` };
-  }
+  if (value === '') return `${fileVar}: "${path}" is empty; expected a file holding the secret`;
   return { value, origin: fileVar, file };
 }
 
@@ -124,13 +94,13 @@ function readConfigFile(
   issues: string[],
 ): ReadonlyMap<string, unknown> {
   let content: string;
+  let parsed: unknown;
   try {
     content = readFileSync(resolve(path), 'utf8');
   } catch (error) {
     issues.push(`CONFIG_FILE: cannot read "${path}" (${fileErrorCode(error)})`);
     return new Map();
   }
-  let parsed: unknown;
   try {
     parsed = JSON.parse(content);
   } catch (error) {
@@ -147,10 +117,9 @@ function readConfigFile(
   }
   const entries = new Map(Object.entries(parsed));
   for (const key of entries.keys()) {
-    if (!allowed.has(key)) {
-      issues.push(`CONFIG_FILE: "${path}" sets unknown setting "${key}"`);
-      entries.delete(key);
-    }
+    if (allowed.has(key)) continue;
+    issues.push(`CONFIG_FILE: "${path}" sets unknown setting "${key}"`);
+    entries.delete(key);
   }
   return entries;
 }
@@ -159,7 +128,6 @@ function jsonErrorPlace(content: string, error: unknown): string {
   const match = error instanceof Error ? /position (\d+)/.exec(error.message) : null;
   if (match?.[1] === undefined) return '';
   const before = content.slice(0, Number(match[1]));
-  const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');
-  return ` (line ${line}, column ${column})`;
+  return ` (line ${before.split('\n').length}, column ${column})`;
 }

@@ -56,8 +56,8 @@ function relayEnv(harness: RelayHarness, extra: Record<string, string>): Record<
     SCIM_URL: harness.server.baseUrl,
     SCIM_TOKEN: harness.scimToken,
     STATE_DIR: harness.relay.config.state.dir,
-    RETRY_MIN_DELAY_MS: '50',
-    RETRY_MAX_DELAY_MS: '500',
+    RETRY_MIN_DELAY_MS: '100',
+    RETRY_MAX_DELAY_MS: '1000',
     HTTP_PORT: '0',
     ...extra,
   };

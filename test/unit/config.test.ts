@@ -193,6 +193,31 @@ describe('whole numbers', () => {
   });
 });
 
+describe('retry delays', () => {
+  // The work queue waits by these between runs of a failing change: they are refused below
+  // their minimum rather than raised to it behind the operator's back.
+  it.each([
+    ['RETRY_MIN_DELAY_MS', '99', 'is below 100', 'a whole number from 100 to 3600000 milliseconds'],
+    ['RETRY_MIN_DELAY_MS', '0', 'is below 100', 'a whole number from 100 to 3600000 milliseconds'],
+    [
+      'RETRY_MAX_DELAY_MS',
+      '999',
+      'is below 1000',
+      'a whole number from 1000 to 3600000 milliseconds',
+    ],
+  ])('refuses %s=%s, naming it', (name, value, problem, expected) => {
+    const error = configError(() => loadConfig(minimalEnv({ [name]: value })));
+    expect(error.issues).toEqual([`${name}: ${problem} (got "${value}"); expected ${expected}`]);
+  });
+
+  it('uses the minimums themselves as given', () => {
+    const config = loadConfig(
+      minimalEnv({ RETRY_MIN_DELAY_MS: '100', RETRY_MAX_DELAY_MS: '1000' }),
+    );
+    expect(config.retry).toMatchObject({ minDelayMs: 100, maxDelayMs: 1000 });
+  });
+});
+
 describe('URLs', () => {
   it('drops trailing slashes so paths can be appended', () => {
     const config = loadConfig(
@@ -284,6 +309,29 @@ describe('cross-field rules', () => {
     ).toMatchObject({ minDelayMs: 1000, maxDelayMs: 1000 });
   });
 
+  it('does not judge a rule on a setting whose source failed', () => {
+    const missing = join(dir, 'no-amqp-url');
+    const error = configError(() =>
+      loadConfig(minimalEnv({ SOURCE: 'amqp', AMQP_URL_FILE: missing })),
+    );
+    expect(error.issues).toEqual([
+      `AMQP_URL_FILE: cannot read "${missing}" (ENOENT); expected a readable file`,
+    ]);
+  });
+
+  it('refuses a realm whose derived AMQP queue name would be too long, unless AMQP_QUEUE is set', () => {
+    const realm = 'r'.repeat(240);
+    const issue = issueFor(
+      configError(() => loadConfig(minimalEnv({ KEYCLOAK_REALM: realm }))),
+      'AMQP_QUEUE',
+    );
+    expect(issue).toContain('longer than 255 bytes');
+    expect(issue).toContain('keycloak-scim-relay.<KEYCLOAK_REALM>');
+    expect(loadConfig(minimalEnv({ KEYCLOAK_REALM: realm, AMQP_QUEUE: 'relay' })).amqp.queue).toBe(
+      'relay',
+    );
+  });
+
   it('does not judge a rule on a value that is itself invalid', () => {
     const error = configError(() =>
       loadConfig(minimalEnv({ SOURCE: 'amqp', AMQP_URL: 'http://rabbit' })),
@@ -303,7 +351,7 @@ describe('all problems at once', () => {
           SCIM_PAGE_SIZE: '0',
           SOURCE: 'kafka',
           RETRY_MIN_DELAY_MS: '9000',
-          RETRY_MAX_DELAY_MS: '10',
+          RETRY_MAX_DELAY_MS: '1000',
           KEYCLOAK_CLIENT_SECRET: 'inline',
           KEYCLOAK_CLIENT_SECRET_FILE: join(dir, 'secret'),
           CONFIG_FILE: join(dir, 'missing.json'),
