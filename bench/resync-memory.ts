@@ -58,6 +58,7 @@ for (let i = 0; i < groupCount; i++) {
     name,
     path: parent === undefined ? `/${name}` : `${parent.path}/${name}`,
     parentId: parent?.id,
+    names: [...(parent?.names ?? []), name],
   });
 }
 const members = new Map<string, string[]>(kcGroups.map((g) => [g.id, []]));

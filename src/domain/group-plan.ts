@@ -39,6 +39,8 @@ export type GroupDecision =
       readonly desired: ScimGroupInput;
       readonly changes: readonly ScimPatchOperation[];
       readonly adopted: Adoption | undefined;
+      /** The twin's displayName when this update renames it, for reports. */
+      readonly renamedFrom?: string | undefined;
     }
   | {
       readonly op: 'deprovision';
@@ -111,6 +113,10 @@ export function planGroup(facts: GroupFacts, options: GroupPlanOptions): GroupDe
         desired,
         changes,
         adopted: choice.adopted,
+        renamedFrom:
+          choice.resource.displayName === desired.displayName
+            ? undefined
+            : choice.resource.displayName,
       };
     }
     case 'wait':

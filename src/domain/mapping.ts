@@ -5,13 +5,17 @@ import type {
   ScimPatchOperation,
   ScimUserInput,
 } from '../scim/scim-types.js';
+import { groupPathName } from './group-name.js';
 import type { KeycloakGroup, KeycloakUser } from './keycloak-model.js';
 
 /** How Keycloak entities become SCIM resources. Compiled from the configuration. */
 export interface MappingOptions {
   /** Which Keycloak field becomes SCIM `userName`. */
   readonly usernameSource: 'username' | 'email';
-  /** `path` keeps same-named groups under different parents apart; `name` is shorter. */
+  /**
+   * `path` keeps same-named groups under different parents apart (the names of the group and
+   * its ancestors, a `/` inside a name escaped: see `group-name.ts`); `name` is shorter.
+   */
   readonly groupNameSource: 'path' | 'name';
 }
 
@@ -54,9 +58,16 @@ export function toScimUser(user: KeycloakUser, options: MappingOptions): UserMap
   };
 }
 
-export function toScimGroup(group: KeycloakGroup, options: MappingOptions): ScimGroupInput {
+/**
+ * A Keycloak group as a SCIM group: its displayName from its chain of names (never from
+ * Keycloak's `path`, which a `/` inside a name makes ambiguous), or its own name alone.
+ */
+export function toScimGroup(
+  group: Pick<KeycloakGroup, 'id' | 'name' | 'names'>,
+  options: MappingOptions,
+): ScimGroupInput {
   return {
-    displayName: options.groupNameSource === 'path' ? group.path : group.name,
+    displayName: options.groupNameSource === 'path' ? groupPathName(group.names) : group.name,
     externalId: group.id,
   };
 }

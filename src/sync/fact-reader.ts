@@ -1,5 +1,5 @@
 import type { GroupFacts } from '../domain/group-plan.js';
-import type { KeycloakGroup, KeycloakUser } from '../domain/keycloak-model.js';
+import type { KeycloakGroup, KeycloakGroupRef, KeycloakUser } from '../domain/keycloak-model.js';
 import { toScimGroup, toScimUser, type MappingOptions } from '../domain/mapping.js';
 import { ownerOf, sameName, type Holder } from '../domain/ownership.js';
 import type { ScimGroupView, ScimUserView } from '../domain/scim-views.js';
@@ -15,7 +15,7 @@ import type { KeycloakReader } from './keycloak-reader.js';
 export interface KeycloakUserSide {
   readonly user: KeycloakUser | undefined;
   /** Read when the scope depends on them; undefined otherwise. */
-  readonly directGroups: readonly KeycloakGroup[] | undefined;
+  readonly directGroups: readonly KeycloakGroupRef[] | undefined;
   readonly outOfScope: string | undefined;
 }
 
@@ -73,8 +73,8 @@ export class FactReader {
     };
   }
 
-  async userGroups(keycloakId: string): Promise<KeycloakGroup[]> {
-    const groups: KeycloakGroup[] = [];
+  async userGroups(keycloakId: string): Promise<KeycloakGroupRef[]> {
+    const groups: KeycloakGroupRef[] = [];
     for await (const group of this.keycloak.userGroups(keycloakId)) groups.push(group);
     return groups;
   }

@@ -1,4 +1,4 @@
-import type { KeycloakGroup, KeycloakUser } from '../domain/keycloak-model.js';
+import type { KeycloakGroup, KeycloakGroupRef, KeycloakUser } from '../domain/keycloak-model.js';
 
 /**
  * What reconciles read from Keycloak: the truth. The Keycloak access layer implements it; its
@@ -7,12 +7,15 @@ import type { KeycloakGroup, KeycloakUser } from '../domain/keycloak-model.js';
 export interface KeycloakReader {
   /** `undefined` when the user does not exist (deleted). */
   user(id: string): Promise<KeycloakUser | undefined>;
-  /** `undefined` when the group does not exist (deleted, maybe with an ancestor). */
+  /**
+   * With the names of its ancestors; `undefined` when the group does not exist (deleted, maybe
+   * with an ancestor).
+   */
   group(id: string): Promise<KeycloakGroup | undefined>;
   /** The groups the user is a direct member of; nothing when the user does not exist. */
-  userGroups(userId: string): AsyncIterable<KeycloakGroup>;
+  userGroups(userId: string): AsyncIterable<KeycloakGroupRef>;
   /** Every group below this one, each parent before its children; nothing when it is gone. */
-  descendants(groupId: string): AsyncIterable<KeycloakGroup>;
+  descendants(groupId: string): AsyncIterable<KeycloakGroupRef>;
   /** The ids of a group's direct members; nothing when the group no longer exists. */
   groupMemberIds(groupId: string): AsyncIterable<string>;
 }
@@ -21,6 +24,6 @@ export interface KeycloakReader {
 export interface KeycloakRealmReader extends KeycloakReader {
   /** Every user of the realm, service accounts included, by username, from the `from`th on. */
   users(from?: number): AsyncIterable<KeycloakUser>;
-  /** The whole group tree, each parent before its children. */
+  /** The whole group tree, each parent before its children, each with its names. */
   groups(): AsyncIterable<KeycloakGroup>;
 }

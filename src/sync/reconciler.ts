@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { planGroup, type GroupDecision } from '../domain/group-plan.js';
 import { describeHint, groupHint, userHint, type Hint } from '../domain/hint.js';
-import type { KeycloakGroup } from '../domain/keycloak-model.js';
+import type { KeycloakGroupRef } from '../domain/keycloak-model.js';
 import type { MappingOptions } from '../domain/mapping.js';
 import { affectedGroups, effectiveGroups, type MembershipMode } from '../domain/membership.js';
 import { EVERYTHING, groupInScope, scopesUsers, type Scope } from '../domain/scope.js';
@@ -327,18 +327,18 @@ export class Reconciler {
     userScimId: string,
     targets: (
       effective: Set<string>,
-      groups: ReadonlyMap<string, KeycloakGroup>,
+      groups: ReadonlyMap<string, KeycloakGroupRef>,
     ) => Iterable<string>,
     why: string,
     how: { readonly read?: GroupsRead | undefined; readonly target?: string | undefined } = {},
   ): Promise<Set<string>> {
     let read = how.read;
-    let target: KeycloakGroup | undefined;
+    let target: KeycloakGroupRef | undefined;
     for (let attempt = 1; attempt <= 5; attempt++) {
       const since = read?.since ?? this.memberClock;
       const direct = read?.direct ?? (await this.facts.userGroups(userId));
       read = undefined;
-      const extra: KeycloakGroup[] = [];
+      const extra: KeycloakGroupRef[] = [];
       // Under inherited memberships the group's own read is kept: its parent is what counts,
       // and a server may leave `parentId` out of a user's group listing.
       if (
@@ -567,7 +567,7 @@ export class Reconciler {
    * Keycloak's group tree, as a full listing read it after `snapshot` began, becomes the
    * relay's record of it, but for the groups the event path worked on since.
    */
-  refreshGroupTree(groups: readonly KeycloakGroup[], snapshot: Snapshot): void {
+  refreshGroupTree(groups: readonly KeycloakGroupRef[], snapshot: Snapshot): void {
     const listed = new Set<string>();
     for (const group of groups) {
       listed.add(group.id);
@@ -771,7 +771,7 @@ export class Reconciler {
    */
   private async afterMove(
     oldParentId: string | undefined,
-    group: KeycloakGroup | undefined,
+    group: KeycloakGroupRef | undefined,
     formerMembers: readonly string[],
     why: string,
   ): Promise<void> {
@@ -819,7 +819,7 @@ export class Reconciler {
    * be provisioned. Its problem is the group's own (its hint is parked with it), not the
    * user's: the user's other memberships go on.
    */
-  private async groupTwin(group: KeycloakGroup, why: string): Promise<string | undefined> {
+  private async groupTwin(group: KeycloakGroupRef, why: string): Promise<string | undefined> {
     const known = this.store.group(group.id);
     if (known !== undefined) return known.scimId;
     try {
@@ -837,8 +837,8 @@ export class Reconciler {
 
   /** The given groups and all their ancestors, read from Keycloak, by id. */
   private async withAncestors(
-    groups: readonly KeycloakGroup[],
-  ): Promise<Map<string, KeycloakGroup>> {
+    groups: readonly KeycloakGroupRef[],
+  ): Promise<Map<string, KeycloakGroupRef>> {
     const byId = new Map(groups.map((g) => [g.id, g]));
     if (this.options.membershipMode === 'direct') return byId;
     const queue = [...groups];
@@ -912,7 +912,7 @@ export class Reconciler {
 /** A user's direct groups as read from Keycloak, and the member clock before the read. */
 interface GroupsRead {
   readonly since: number;
-  readonly direct: readonly KeycloakGroup[];
+  readonly direct: readonly KeycloakGroupRef[];
 }
 
 /** An entity that cannot be provisioned; when a name another one holds is why, `nameKey` says which. */

@@ -220,7 +220,7 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
     // Scoping users by group needs the groups and their members even for `--users`.
     if (groupsRead(options)) {
       for await (const g of deps.keycloak.groups()) {
-        groups.push({ id: g.id, name: g.name, path: g.path, parentId: g.parentId });
+        groups.push({ id: g.id, name: g.name, path: g.path, parentId: g.parentId, names: g.names });
       }
       await forEachConcurrently(groups, options.concurrency, async (group) => {
         const memberIds: string[] = [];

@@ -44,8 +44,9 @@ export interface ExpectedScim {
   readonly unprovisioned: readonly string[];
   /**
    * displayNames that several groups would share (same name under different parents with
-   * `groupNameSource: 'name'`, or a `/` inside a name with `path`). A SCIM server that keeps
-   * displayNames unique cannot hold all of them, so a parity test has to treat these apart.
+   * `groupNameSource: 'name'`; none with `path`, which escapes a `/` inside a name: see
+   * {@link pathName}). A SCIM server that keeps displayNames unique cannot hold all of them,
+   * so a parity test has to treat these apart.
    */
   readonly duplicateDisplayNames: readonly string[];
 }
@@ -95,7 +96,7 @@ export function expectedScim(state: RealmState, options: OracleOptions): Expecte
 
   const groups: ExpectedGroup[] = state.groups.map((group) => ({
     externalId: group.id,
-    displayName: options.groupNameSource === 'path' ? group.path : group.name,
+    displayName: options.groupNameSource === 'path' ? pathName(group.names) : group.name,
     members: [...(members.get(group.id) ?? [])].sort(),
   }));
   const byDisplayName = new Map<string, number>();
@@ -115,6 +116,19 @@ export function expectedScim(state: RealmState, options: OracleOptions): Expecte
       .map(([name]) => name)
       .sort(),
   };
+}
+
+/**
+ * The README's rule for GROUP_NAME_SOURCE=path: `/` before each name of the chain, and inside a
+ * name `~` written `~~` and `/` written `~/`.
+ */
+function pathName(names: readonly string[]): string {
+  let out = '';
+  for (const name of names) {
+    out += '/';
+    for (const char of name) out += char === '~' || char === '/' ? `~${char}` : char;
+  }
+  return out;
 }
 
 /** SCIM has no empty strings: a blank value is an absent one. */

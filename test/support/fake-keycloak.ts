@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { KeycloakGroup, KeycloakUser } from '../../src/domain/keycloak-model.js';
+import type {
+  KeycloakGroup,
+  KeycloakGroupRef,
+  KeycloakUser,
+} from '../../src/domain/keycloak-model.js';
 import type { KeycloakRealmReader } from '../../src/sync/keycloak-reader.js';
 
 /**
@@ -507,7 +511,8 @@ export class FakeRealm implements KeycloakRealmReader {
     return this.peekGroup(id);
   }
 
-  userGroups(userId: string): AsyncIterable<KeycloakGroup> {
+  /** As Keycloak lists them: without the ancestors' names, which only reads can give. */
+  userGroups(userId: string): AsyncIterable<KeycloakGroupRef> {
     return this.paged(`list groups of user ${userId}`, () => {
       const joined = this.memberships.get(userId);
       if (joined === undefined || !this.users_.has(userId)) return [];
@@ -517,12 +522,12 @@ export class FakeRealm implements KeycloakRealmReader {
           return group === undefined ? [] : [group];
         })
         .sort(byString((g) => g.name))
-        .map((group) => this.groupView(group));
+        .map((group) => refOf(this.groupView(group)));
     });
   }
 
-  descendants(groupId: string): AsyncIterable<KeycloakGroup> {
-    return this.walkLevel(groupId);
+  async *descendants(groupId: string): AsyncGenerator<KeycloakGroupRef, void, undefined> {
+    for await (const group of this.walkLevel(groupId)) yield refOf(group);
   }
 
   groupMemberIds(groupId: string): AsyncIterable<string> {
@@ -691,12 +696,17 @@ export class FakeRealm implements KeycloakRealmReader {
     return ancestors;
   }
 
-  private pathOf(group: GroupRecord): string {
+  /** The names from the top-level ancestor down to the group's own. */
+  private namesOf(group: GroupRecord): string[] {
     const names = [
       group.name,
-      ...this.ancestorIds(group.id).map((id) => this.groups_.get(id)?.name),
+      ...this.ancestorIds(group.id).map((id) => this.groups_.get(id)?.name ?? ''),
     ];
-    return `/${names.reverse().join('/')}`;
+    return names.reverse();
+  }
+
+  private pathOf(group: GroupRecord): string {
+    return `/${this.namesOf(group).join('/')}`;
   }
 
   private userView(user: UserRecord): KeycloakUser {
@@ -715,6 +725,7 @@ export class FakeRealm implements KeycloakRealmReader {
       id: group.id,
       name: group.name,
       path: this.pathOf(group),
+      names: this.namesOf(group),
       ...(group.parentId === undefined ? {} : { parentId: group.parentId }),
     };
   }
@@ -732,6 +743,11 @@ export class FakeRealm implements KeycloakRealmReader {
       clientRoles: {},
     };
   }
+}
+
+/** A group without its `names`, as a user's groups or a subtree are listed. */
+function refOf({ names: _names, ...group }: KeycloakGroup): KeycloakGroupRef {
+  return group;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

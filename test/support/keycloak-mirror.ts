@@ -286,6 +286,7 @@ export async function realmStateOf(admin: KeycloakAdminClient): Promise<RealmSta
         id: rep.id,
         name: rep.name,
         path: rep.path ?? `${parent?.path ?? ''}/${rep.name}`,
+        names: [...(parent?.names ?? []), rep.name],
         ...(parent === undefined ? {} : { parentId: parent.id }),
       };
       groups.push(group);

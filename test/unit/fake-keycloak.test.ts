@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { groupHint, membershipHint, userHint, type Hint } from '../../src/domain/hint.js';
 import { adminEventSchema, hintsFromAdminEvent } from '../../src/domain/keycloak-event.js';
-import type { KeycloakGroup } from '../../src/domain/keycloak-model.js';
+import type { KeycloakGroupRef } from '../../src/domain/keycloak-model.js';
 import { expectedScim } from '../support/expected-scim.js';
 import {
   FakeKeycloakError,
@@ -73,7 +73,7 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-const paths = (groups: readonly KeycloakGroup[]): string[] => groups.map((group) => group.path);
+const paths = (groups: readonly KeycloakGroupRef[]): string[] => groups.map((group) => group.path);
 
 describe('FakeRealm users', () => {
   it('records a create at users/{id} with the request body, and stores the user lower-cased', () => {
@@ -219,7 +219,7 @@ describe('FakeRealm groups', () => {
     });
     expect(representation(event)).toEqual({ name: 'eng', id });
     expect(hintsOf(event)).toEqual([groupHint(id, false)]);
-    expect(kc.peekGroup(id)).toEqual({ id, name: 'eng', path: '/eng' });
+    expect(kc.peekGroup(id)).toEqual({ id, name: 'eng', path: '/eng', names: ['eng'] });
   });
 
   it('records a subgroup create at groups/{parentId}/children, the child id only in the body', () => {
@@ -239,6 +239,7 @@ describe('FakeRealm groups', () => {
       id: dev.id,
       name: 'dev',
       path: '/eng/dev',
+      names: ['eng', 'dev'],
       parentId: eng.id,
     });
   });
@@ -301,6 +302,7 @@ describe('FakeRealm groups', () => {
       id: dev.id,
       name: 'dev',
       path: '/ops/dev',
+      names: ['ops', 'dev'],
       parentId: ops.id,
     });
     expect(kc.peekGroup(web.id)?.path).toBe('/ops/dev/web');
@@ -313,7 +315,7 @@ describe('FakeRealm groups', () => {
     });
     expect(representation(top)).toMatchObject({ id: web.id, name: 'web' });
     expect(hintsOf(top)).toEqual([groupHint(web.id, true)]);
-    expect(kc.peekGroup(web.id)).toEqual({ id: web.id, name: 'web', path: '/web' });
+    expect(kc.peekGroup(web.id)).toEqual({ id: web.id, name: 'web', path: '/web', names: ['web'] });
   });
 
   it('refuses a move into the group itself, its subtree or onto a taken name', () => {
@@ -343,13 +345,15 @@ describe('FakeRealm groups', () => {
     expect(kc.state()).toEqual(before);
   });
 
-  it('does not escape a slash inside a group name', () => {
+  it('does not escape a slash inside a group name, and gives the names apart', () => {
     const kc = realm();
     const eng = kc.createGroup('eng');
     const dev = kc.createChildGroup(eng.id, 'dev');
     const slashed = kc.createGroup('eng/dev');
     expect(kc.peekGroup(slashed.id)?.path).toBe('/eng/dev');
     expect(kc.peekGroup(dev.id)?.path).toBe('/eng/dev');
+    expect(kc.peekGroup(slashed.id)?.names).toEqual(['eng/dev']);
+    expect(kc.peekGroup(dev.id)?.names).toEqual(['eng', 'dev']);
   });
 
   it('deletes a group with one event; its subtree and the memberships in it go silently', async () => {
@@ -531,6 +535,7 @@ describe('FakeRealm as KeycloakRealmReader', () => {
       id: dev.id,
       name: 'dev',
       path: '/eng/dev',
+      names: ['eng', 'dev'],
       parentId: eng.id,
     });
     expect(await collect(kc.userGroups(id))).toEqual([

@@ -9,6 +9,7 @@ const backend: KeycloakGroup = {
   id: 'kc-b',
   name: 'backend',
   path: '/eng/backend',
+  names: ['eng', 'backend'],
   parentId: 'kc-eng',
 };
 const twin: ScimGroupView = { id: 's-b', displayName: '/eng/backend', externalId: 'kc-b' };
@@ -33,7 +34,12 @@ describe('the decision about one group', () => {
   });
 
   it('renames a twin by PATCH after a rename or move above it', () => {
-    const moved = { ...backend, path: '/platform/backend', parentId: 'kc-platform' };
+    const moved = {
+      ...backend,
+      path: '/platform/backend',
+      names: ['platform', 'backend'],
+      parentId: 'kc-platform',
+    };
     expect(planGroup(facts({ group: moved, twin, twinFoundBy: 'id map' }), byPath)).toMatchObject({
       op: 'update',
       parentId: 'kc-platform',
@@ -42,7 +48,12 @@ describe('the decision about one group', () => {
   });
 
   it('keeps the twin as it is when the name does not change, and reports the new parent', () => {
-    const moved = { ...backend, path: '/platform/backend', parentId: 'kc-platform' };
+    const moved = {
+      ...backend,
+      path: '/platform/backend',
+      names: ['platform', 'backend'],
+      parentId: 'kc-platform',
+    };
     expect(
       planGroup(
         facts({ group: moved, twin: { ...twin, displayName: 'backend' }, twinFoundBy: 'id map' }),
@@ -110,6 +121,80 @@ describe('the decision about one group', () => {
       reason: expect.stringContaining(
         'GROUP_NAME_SOURCE=path keeps same-named groups apart',
       ) as unknown,
+    });
+  });
+});
+
+describe('a group whose name holds a slash', () => {
+  const slashed: KeycloakGroup = {
+    id: 'kc-ab',
+    name: 'a/b',
+    path: '/a/b',
+    names: ['a/b'],
+    parentId: undefined,
+  };
+  const child: KeycloakGroup = {
+    id: 'kc-b',
+    name: 'b',
+    path: '/a/b',
+    names: ['a', 'b'],
+    parentId: 'kc-a',
+  };
+
+  it('wants a displayName that Keycloak’s path cannot give, apart from the child b of a', () => {
+    expect(planGroup(facts({ keycloakId: 'kc-ab', group: slashed }), byPath)).toMatchObject({
+      op: 'create',
+      desired: { displayName: '/a~/b', externalId: 'kc-ab' },
+    });
+    expect(planGroup(facts({ keycloakId: 'kc-b', group: child }), byPath)).toMatchObject({
+      op: 'create',
+      desired: { displayName: '/a/b', externalId: 'kc-b' },
+    });
+  });
+
+  it('renames its twin named by the old rule (its path) by PATCH, saying from what', () => {
+    const old: ScimGroupView = { id: 's-ab', displayName: '/a/b', externalId: 'kc-ab' };
+    expect(
+      planGroup(
+        facts({ keycloakId: 'kc-ab', group: slashed, twin: old, twinFoundBy: 'id map' }),
+        byPath,
+      ),
+    ).toEqual({
+      op: 'update',
+      keycloakId: 'kc-ab',
+      parentId: undefined,
+      scimId: 's-ab',
+      desired: { displayName: '/a~/b', externalId: 'kc-ab' },
+      changes: [{ op: 'replace', path: 'displayName', value: '/a~/b' }],
+      adopted: undefined,
+      renamedFrom: '/a/b',
+    });
+  });
+
+  it('has the child b of a wait while the old twin of a/b still holds /a/b and moves away', () => {
+    const old: ScimGroupView = { id: 's-ab', displayName: '/a/b', externalId: 'kc-ab' };
+    expect(
+      planGroup(
+        facts({
+          keycloakId: 'kc-b',
+          group: child,
+          holder: {
+            resource: old,
+            owner: 'kc-ab',
+            ownerLive: true,
+            ownersTwin: true,
+            ownerWants: '/a~/b',
+          },
+        }),
+        byPath,
+      ),
+    ).toMatchObject({ op: 'wait', keycloakId: 'kc-b', displayName: '/a/b', owner: 'kc-ab' });
+  });
+
+  it('keeps its bare name under GROUP_NAME_SOURCE=name', () => {
+    expect(planGroup(facts({ keycloakId: 'kc-ab', group: slashed }), byName)).toMatchObject({
+      op: 'create',
+      desired: { displayName: 'a/b', externalId: 'kc-ab' },
     });
   });
 });

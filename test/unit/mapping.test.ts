@@ -52,7 +52,7 @@ describe('Keycloak to SCIM mapping', () => {
   });
 
   it('names a group by its path or by its name', () => {
-    const group = { id: 'g', name: 'backend', path: '/eng/backend', parentId: 'p' };
+    const group = { id: 'g', name: 'backend', names: ['eng', 'backend'] };
     expect(toScimGroup(group, { usernameSource: 'username', groupNameSource: 'path' })).toEqual({
       displayName: '/eng/backend',
       externalId: 'g',

@@ -31,6 +31,7 @@ const kcGroup = (id: string, path: string, parentId?: string): KeycloakGroup => 
   id,
   name: path.split('/').at(-1) ?? path,
   path,
+  names: path.split('/').slice(1),
   parentId,
 });
 
@@ -562,5 +563,106 @@ describe('the mass-deletion guard', () => {
       blocked: false,
       reason: undefined,
     });
+  });
+});
+
+describe('resync plan: groups named by the rule before slashes were escaped', () => {
+  const named = (id: string, names: string[], parentId?: string): KeycloakGroup => ({
+    id,
+    name: names.at(-1) ?? '',
+    // What Keycloak reports: the names joined, a `/` inside one left as it is.
+    path: `/${names.join('/')}`,
+    names,
+    parentId,
+  });
+  const slashed = named('kc-ab', ['a/b']);
+  const a = named('kc-a', ['a']);
+  const b = named('kc-b', ['a', 'b'], 'kc-a');
+  const c = named('kc-c', ['a', 'b', 'c'], 'kc-b');
+  const tilde = named('kc-t', ['t~1']);
+  const u1 = kcUser('kc-u1', 'u1');
+  const u3 = kcUser('kc-u3', 'u3');
+  const old = (scimId: string, group: KeycloakGroup, memberIds: string[] = []) => ({
+    listing: { id: scimId, displayName: group.path, externalId: group.id, memberIds },
+    link: { keycloakId: group.id, scimId, name: group.path, parentId: group.parentId },
+  });
+
+  it('renames the twins whose name changes and has the child b of a wait for /a/b', () => {
+    // Before: a/b was seen first and took /a/b; the child b of a was refused it (no twin).
+    const twins = [old('s-ab', slashed, ['s-u1']), old('s-a', a), old('s-c', c), old('s-t', tilde)];
+    const plan = planResync(
+      input({
+        users: [u1, u3],
+        groups: [slashed, a, b, c, tilde],
+        members: { 'kc-ab': ['kc-u1'], 'kc-b': ['kc-u3'] },
+        scimUsers: [twin('s-u1', u1), twin('s-u3', u3)],
+        userLinks: [
+          { keycloakId: 'kc-u1', scimId: 's-u1', name: 'u1' },
+          { keycloakId: 'kc-u3', scimId: 's-u3', name: 'u3' },
+        ],
+        scimGroups: twins.map((t) => t.listing),
+        groupLinks: twins.map((t) => t.link),
+      }),
+      { ...options, prune: true },
+    );
+    expect(plan.problems).toEqual([]);
+    expect(plan.prune).toEqual([]);
+    expect(plan.groups).toEqual([
+      expect.objectContaining({
+        op: 'update',
+        keycloakId: 'kc-ab',
+        scimId: 's-ab',
+        renamedFrom: '/a/b',
+        desired: { displayName: '/a~/b', externalId: 'kc-ab' },
+        changes: [{ op: 'replace', path: 'displayName', value: '/a~/b' }],
+      }),
+      expect.objectContaining({
+        op: 'update',
+        keycloakId: 'kc-t',
+        scimId: 's-t',
+        renamedFrom: '/t~1',
+        desired: { displayName: '/t~~1', externalId: 'kc-t' },
+      }),
+    ]);
+    expect(plan.waits).toEqual([
+      expect.objectContaining({ kind: 'group', keycloakId: 'kc-b', displayName: '/a/b' }),
+    ]);
+    expect(plan.unchanged.groups).toBe(2);
+    // The members of the renamed twin stay; nothing is removed from it.
+    expect(plan.members.filter((m) => m.groupKeycloakId === 'kc-ab')).toEqual([]);
+  });
+
+  it('plans nothing once the twins carry the new names', () => {
+    const groups = [slashed, a, b, c, tilde];
+    const displayName: Record<string, string> = {
+      'kc-ab': '/a~/b',
+      'kc-a': '/a',
+      'kc-b': '/a/b',
+      'kc-c': '/a/b/c',
+      'kc-t': '/t~~1',
+    };
+    const plan = planResync(
+      input({
+        groups,
+        scimGroups: groups.map((g) => ({
+          id: `s-${g.id}`,
+          displayName: displayName[g.id] ?? '',
+          externalId: g.id,
+          memberIds: [],
+        })),
+        groupLinks: groups.map((g) => ({
+          keycloakId: g.id,
+          scimId: `s-${g.id}`,
+          name: displayName[g.id] ?? '',
+          parentId: g.parentId,
+        })),
+      }),
+      { ...options, prune: true },
+    );
+    expect(plan.groups).toEqual([]);
+    expect(plan.waits).toEqual([]);
+    expect(plan.links).toEqual([]);
+    expect(plan.problems).toEqual([]);
+    expect(plan.unchanged.groups).toBe(5);
   });
 });
