@@ -270,13 +270,16 @@ export async function runResync(
 
 /** One change as the dry run and `--json` list it. */
 export interface ChangeLine {
-  readonly action: 'create' | 'update' | 'adopt' | 'add' | 'remove' | 'delete' | 'deactivate';
+  readonly action:
+    'create' | 'update' | 'rename' | 'adopt' | 'add' | 'remove' | 'delete' | 'deactivate' | 'wait';
   readonly kind: 'user' | 'group' | 'member';
   readonly name: string;
   /** Keycloak id (SCIM id for a prune or a removed member). */
   readonly id: string;
   /** For members, the group. */
   readonly group?: string;
+  /** For a group update or adoption that renames it, the name the SCIM group has now. */
+  readonly from?: string;
   readonly reason?: string;
 }
 
@@ -284,11 +287,20 @@ export interface ChangeLine {
 export function planChanges(plan: ResyncPlan): ChangeLine[] {
   const changes: ChangeLine[] = [];
   for (const step of plan.groups) {
+    const renamedFrom = step.op === 'update' ? step.renamedFrom : undefined;
     changes.push({
-      action: step.op === 'create' ? 'create' : step.adopted ? 'adopt' : 'update',
+      action:
+        step.op === 'create'
+          ? 'create'
+          : step.adopted !== undefined
+            ? 'adopt'
+            : renamedFrom === undefined
+              ? 'update'
+              : 'rename',
       kind: 'group',
       name: step.desired.displayName,
       id: step.keycloakId,
+      ...(renamedFrom === undefined ? {} : { from: renamedFrom }),
     });
   }
   for (const step of plan.users) {
@@ -323,6 +335,17 @@ export function planChanges(plan: ResyncPlan): ChangeLine[] {
       });
     }
   }
+  // Last, once the entity holding the name has moved away: e.g. the child b of a group a,
+  // whose `/a/b` the twin of a group named `a/b` holds until its rename to `/a~/b`.
+  for (const step of plan.waits) {
+    changes.push({
+      action: 'wait',
+      kind: step.kind,
+      name: step.kind === 'user' ? step.userName : step.displayName,
+      id: step.keycloakId,
+      reason: `its name is held by the SCIM ${step.kind} of Keycloak ${step.kind} ${step.owner}, which changes first`,
+    });
+  }
   return changes;
 }
 
@@ -330,17 +353,21 @@ const SIGN: Record<ChangeLine['action'], string> = {
   create: '+',
   adopt: '=',
   update: '~',
+  rename: '~',
   add: '+',
   remove: '-',
   delete: '-',
   deactivate: '-',
+  wait: '…',
 };
 
 function changeText(change: ChangeLine): string {
   const what =
     change.kind === 'member'
       ? `member ${change.name} ${change.action === 'add' ? 'to' : 'from'} group ${change.group ?? ''}`
-      : `${change.kind} ${change.name}`;
+      : change.from === undefined
+        ? `${change.kind} ${change.name}`
+        : `${change.kind} ${change.from} → ${change.name}`;
   const why = change.reason === undefined ? '' : ` (${change.reason})`;
   return `${SIGN[change.action]} ${change.action} ${what} [${change.id}]${why}`;
 }

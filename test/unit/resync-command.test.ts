@@ -68,7 +68,7 @@ describe('dry-run change lines', () => {
     const input = {
       keycloak: {
         users: [{ id: 'kc-a', username: 'ada', enabled: true }],
-        groups: [{ id: 'kc-g', name: 'eng', path: '/eng', parentId: undefined }],
+        groups: [{ id: 'kc-g', name: 'eng', path: '/eng', names: ['eng'], parentId: undefined }],
         members: new Map([['kc-g', ['kc-a']]]),
       },
       scim: {
@@ -94,6 +94,53 @@ describe('dry-run change lines', () => {
     ]);
     const held = planResync(input, { ...options, guard: { maxDeletes: 0, maxDeleteShare: 1 } });
     expect(planChanges(held).map((c) => c.action)).toEqual(['create', 'adopt', 'add']);
+  });
+  it('shows a group rename from its old name, and a group that waits for its name', () => {
+    // A group named a/b was named /a/b before slashes were escaped; b below a wants /a/b.
+    const input = {
+      keycloak: {
+        users: [],
+        groups: [
+          { id: 'kc-ab', name: 'a/b', path: '/a/b', names: ['a/b'], parentId: undefined },
+          { id: 'kc-a', name: 'a', path: '/a', names: ['a'], parentId: undefined },
+          { id: 'kc-b', name: 'b', path: '/a/b', names: ['a', 'b'], parentId: 'kc-a' },
+        ],
+        members: new Map<string, string[]>(),
+      },
+      scim: {
+        users: [],
+        groups: [
+          { id: 's-ab', displayName: '/a/b', externalId: 'kc-ab', memberIds: [] },
+          { id: 's-a', displayName: '/a', externalId: 'kc-a', memberIds: [] },
+        ],
+      },
+      idMap: {
+        users: [],
+        groups: [
+          { keycloakId: 'kc-ab', scimId: 's-ab', name: '/a/b' },
+          { keycloakId: 'kc-a', scimId: 's-a', name: '/a' },
+        ],
+      },
+    };
+    const options = {
+      mapping: { usernameSource: 'username', groupNameSource: 'path' },
+      userDeleteMode: 'delete',
+      membershipMode: 'direct',
+      scope: 'all',
+      prune: false,
+      guard: { maxDeletes: 10, maxDeleteShare: 1 },
+      confirmed: false,
+    } as const;
+    expect(planChanges(planResync(input, options))).toEqual([
+      { action: 'rename', kind: 'group', name: '/a~/b', from: '/a/b', id: 'kc-ab' },
+      {
+        action: 'wait',
+        kind: 'group',
+        name: '/a/b',
+        id: 'kc-b',
+        reason: 'its name is held by the SCIM group of Keycloak group kc-ab, which changes first',
+      },
+    ]);
   });
 });
 
