@@ -38,6 +38,8 @@ export interface LoadConfigOptions {
   readonly configFile?: string;
 }
 
+const settings = allSettings.map(({ setting }) => setting);
+
 /** Stands in for a setting whose source failed: every schema refuses it, so rules skip it. */
 const UNREADABLE = Symbol('unreadable');
 
@@ -52,11 +54,7 @@ export function loadConfig(
   options: LoadConfigOptions = {},
 ): Config {
   const configFile = options.configFile ?? (env.CONFIG_FILE === '' ? undefined : env.CONFIG_FILE);
-  const sources = readSources(
-    env,
-    allSettings.map(({ setting }) => setting),
-    configFile,
-  );
+  const sources = readSources(env, settings, configFile);
   const input: Record<string, unknown> = {};
   for (const { path, setting } of allSettings) {
     const unreadable = sources.settingIssues.has(setting.env);
@@ -69,16 +67,13 @@ export function loadConfig(
     const redact = createSecretRedactor(secretsAmong(sources.values));
     throw new ConfigError(issues.map(redact));
   }
-  const config = result.data;
   const clientSecretFile = sources.values.get('KEYCLOAK_CLIENT_SECRET')?.file;
   const tokenFile = sources.values.get('SCIM_TOKEN')?.file;
+  const { keycloak, scim } = result.data;
   return {
-    ...config,
-    keycloak: {
-      ...config.keycloak,
-      ...(clientSecretFile === undefined ? {} : { clientSecretFile }),
-    },
-    scim: { ...config.scim, ...(tokenFile === undefined ? {} : { tokenFile }) },
+    ...result.data,
+    keycloak: { ...keycloak, ...(clientSecretFile === undefined ? {} : { clientSecretFile }) },
+    scim: { ...scim, ...(tokenFile === undefined ? {} : { tokenFile }) },
   };
 }
 

@@ -6,6 +6,8 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const SECRET = true;
+const defaultQueue = (realm: string): string => `keycloak-scim-relay.${realm}`;
+const DEFAULT_QUEUE = defaultQueue('<KEYCLOAK_REALM>');
 
 /** What a setting falls back to when no source sets it: the README's "Default" column. */
 export type Fallback =
@@ -84,7 +86,8 @@ const settingsObject = z.object({
       'Page size when reading users, groups, members and events from Keycloak'),
   }),
   scim: z.object({
-    url: required('SCIM_URL', httpUrl('https://kestra.example.com/api/v1/main/integrations/<id>/scim/v2'),
+    url: required('SCIM_URL',
+      httpUrl('https://kestra.example.com/api/v1/main/integrations/<id>/scim/v2'),
       'Kestra SCIM base URL: `https://<kestra>/api/v1/<tenant>/integrations/<id>/scim/v2`'),
     token: required('SCIM_TOKEN', secretText(),
       "Kestra's Secret Token for the integration", SECRET),
@@ -127,7 +130,7 @@ const settingsObject = z.object({
       'RabbitMQ URL, e.g. `amqp://user:pass@host:5672/vhost`; required when `SOURCE=amqp`', SECRET),
     exchange: withDefault('AMQP_EXCHANGE', text(), 'amq.topic',
       "Exchange Keycloak's RabbitMQ event listener publishes to"),
-    queue: derived('AMQP_QUEUE', queueName(), 'keycloak-scim-relay.<KEYCLOAK_REALM>',
+    queue: derived('AMQP_QUEUE', queueName(), DEFAULT_QUEUE,
       'Durable queue the relay declares and binds to the exchange'),
     // Each message holds its place while it settles (EVENT_SETTLE_MS) and is applied, so this
     // bounds the rate: 64 allows some 400 events/s.
@@ -169,8 +172,9 @@ const settingsObject = z.object({
       'Provision only this group and the groups below it; unset: every group'),
   }),
   log: z.object({
-    level: withDefault('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-      'info', 'Least severe level that is logged'),
+    level: withDefault('LOG_LEVEL',
+      oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info',
+      'Least severe level that is logged'),
   }),
   http: z.object({
     host: optional('HTTP_HOST', text(),
@@ -203,67 +207,39 @@ export function settingAt(path: readonly PropertyKey[]): Setting | undefined {
   return allSettings.find((placed) => placed.path.every((key, i) => path[i] === key))?.setting;
 }
 
-type Values = z.output<typeof settingsObject>;
-const defaultQueue = (realm: string): string => `keycloak-scim-relay.${realm}`;
-
-/** A rule that spans settings, reported under `env`; it runs only when all it `reads` is valid. */
-interface CrossFieldRule {
-  readonly env: string;
-  readonly reads: readonly string[];
-  readonly check: (values: Values) => string | undefined;
-}
-
-const crossFieldRules: readonly CrossFieldRule[] = [
-  {
-    env: 'AMQP_URL',
-    reads: ['SOURCE', 'AMQP_URL'],
-    check: (v) =>
-      v.source === 'amqp' && v.amqp.url === undefined
-        ? 'is required when SOURCE=amqp; expected an amqp:// or amqps:// URL'
-        : undefined,
-  },
-  {
-    env: 'RETRY_MIN_DELAY_MS',
-    reads: ['RETRY_MIN_DELAY_MS', 'RETRY_MAX_DELAY_MS'],
-    check: ({ retry: { minDelayMs: min, maxDelayMs: max } }) =>
-      min > max
-        ? `is ${min}, above RETRY_MAX_DELAY_MS (${max}); expected at most RETRY_MAX_DELAY_MS`
-        : undefined,
-  },
-  {
-    env: 'AMQP_QUEUE',
-    reads: ['AMQP_QUEUE', 'KEYCLOAK_REALM'],
-    check: (v) =>
-      v.amqp.queue === undefined && Buffer.byteLength(defaultQueue(v.keycloak.realm)) > 255
-        ? 'defaults to keycloak-scim-relay.<KEYCLOAK_REALM>, which is longer than 255 bytes; expected AMQP_QUEUE set to a queue name of at most 255 bytes'
-        : undefined,
-  },
-];
-
-/** Marks the issues of {@link crossFieldRules}, which read as whole sentences after the name. */
+/** Marks the issues of the cross-field rules, which read as whole sentences after the name. */
 export const CROSS_FIELD = 'crossField';
 
 /**
- * The configuration as one zod schema: every setting, then the rules that span settings (they
- * run even when other settings failed, so one error lists every problem), then the shaping: the
- * derived AMQP queue, and `amqp.url` typed as set when `source` is `amqp`.
+ * The configuration as one zod schema: every setting; then the rules that span settings, which
+ * run even when other settings failed, so one error lists every problem, but judge only valid
+ * values; then the shaping: the derived AMQP queue, and `amqp.url` typed as set in AMQP mode.
  */
 export const configSchema = settingsObject
   .superRefine(
-    (values, ctx) => {
+    (c, ctx) => {
       const invalid = new Set(ctx.issues.map((issue) => settingAt(issue.path ?? [])?.env));
-      for (const rule of crossFieldRules) {
-        if (rule.reads.some((env) => invalid.has(env))) continue;
-        const message = rule.check(values);
-        const path = allSettings.find(({ setting }) => setting.env === rule.env)?.path ?? [];
-        if (message !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [...path],
-            message,
-            params: { [CROSS_FIELD]: true },
-          });
-        }
+      const valid = (...envs: string[]): boolean => envs.every((env) => !invalid.has(env));
+      const report = (env: string, message: string): void => {
+        const path = allSettings.find(({ setting }) => setting.env === env)?.path ?? [];
+        ctx.addIssue({ code: 'custom', path: [...path], message, params: { [CROSS_FIELD]: true } });
+      };
+      if (valid('SOURCE', 'AMQP_URL') && c.source === 'amqp' && c.amqp.url === undefined) {
+        report('AMQP_URL', 'is required when SOURCE=amqp; expected an amqp:// or amqps:// URL');
+      }
+      const { minDelayMs: min, maxDelayMs: max } = c.retry;
+      if (valid('RETRY_MIN_DELAY_MS', 'RETRY_MAX_DELAY_MS') && min > max) {
+        report(
+          'RETRY_MIN_DELAY_MS',
+          `is ${min}, above RETRY_MAX_DELAY_MS (${max}); expected at most RETRY_MAX_DELAY_MS`,
+        );
+      }
+      const queue = valid('AMQP_QUEUE', 'KEYCLOAK_REALM') && c.amqp.queue === undefined;
+      if (queue && Buffer.byteLength(defaultQueue(c.keycloak.realm)) > 255) {
+        report(
+          'AMQP_QUEUE',
+          `defaults to ${DEFAULT_QUEUE}, which is longer than 255 bytes; expected AMQP_QUEUE set to a queue name of at most 255 bytes`,
+        );
       }
     },
     { when: () => true },

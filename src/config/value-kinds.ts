@@ -115,18 +115,14 @@ export const httpUrl = (example: string): ValueKind<string> =>
     `an http(s) URL such as ${example}`,
     nonEmpty().transform((value, ctx) => {
       const url = URL.parse(value);
-      const problem =
-        url === null
-          ? 'is not a URL'
-          : url.protocol !== 'http:' && url.protocol !== 'https:'
-            ? `has scheme "${url.protocol}" instead of http: or https:`
-            : url.username !== '' || url.password !== ''
-              ? 'must not contain a user name or password'
-              : url.search !== '' || url.hash !== ''
-                ? 'must not contain a query or fragment'
-                : undefined;
-      if (url !== null && problem === undefined) return url.href.replace(/\/+$/, '');
-      ctx.addIssue(problem ?? 'is not a URL');
+      if (url === null) ctx.addIssue('is not a URL');
+      else if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        ctx.addIssue(`has scheme "${url.protocol}" instead of http: or https:`);
+      else if (url.username !== '' || url.password !== '')
+        ctx.addIssue('must not contain a user name or password');
+      else if (url.search !== '' || url.hash !== '')
+        ctx.addIssue('must not contain a query or fragment');
+      else return url.href.replace(/\/+$/, '');
       return z.NEVER;
     }),
   );
@@ -153,7 +149,7 @@ function schemeUrl(schemes: string[], needsHost: boolean, example: string): Valu
 export const amqpUrl = (): ValueKind<string> =>
   schemeUrl(['amqp:', 'amqps:'], true, 'amqp://user:pass@host:5672/vhost');
 
-/** A PostgreSQL connection URL as node-postgres reads it; libpq reads a host-less one as the local socket. */
+/** A PostgreSQL URL as node-postgres reads it; libpq takes a host-less one for the local socket. */
 export const postgresUrl = (): ValueKind<string> =>
   schemeUrl(['postgres:', 'postgresql:'], false, 'postgres://relay:pass@db:5432/relay');
 
