@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 const COMPONENTS: readonly { readonly name: string; readonly matches: (cmd: string) => boolean }[] =
   [
     { name: 'keycloak', matches: (cmd) => cmd.includes('java') && cmd.includes('keycloak') },
-    { name: 'scimServer', matches: (cmd) => cmd.includes('scim-server/main') },
+    { name: 'scimServer', matches: (cmd) => cmd.includes('scim-server/src/main') },
     { name: 'rabbitmq', matches: (cmd) => cmd.includes('beam.smp') },
   ];
 

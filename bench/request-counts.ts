@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ScimServerControl } from '../src/scim-server/control-client.js';
+import type { ScimServerControl } from '../packages/scim-server/src/control-client.js';
 
 /** Requests per kind, divided by the events they served. */
 export interface RequestsPerEvent {

@@ -1,6 +1,6 @@
 import type { Config } from '../src/config.js';
 import { keycloakReaderFrom, scimClientFrom } from '../src/app/clients.js';
-import type { ScimServerState } from '../src/scim-server/test-api-schema.js';
+import type { ScimServerState } from '../packages/scim-server/src/test-api-schema.js';
 import { forEachConcurrently } from '../src/sync/resync-pool.js';
 
 /** What one listing of the realm found. */

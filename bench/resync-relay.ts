@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
-import type { ScimServerControl } from '../src/scim-server/control-client.js';
+import type { ScimServerControl } from '../packages/scim-server/src/control-client.js';
 import {
   MemorySampler,
   collect,

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { ScimServerControl } from '../src/scim-server/control-client.js';
+import { ScimServerControl } from '../packages/scim-server/src/control-client.js';
 import { collect, spawnTs, stopChild } from './resync-child.js';
 
 /** The project's SCIM server in a process of its own, so its data never counts in the relay's RSS. */
@@ -12,11 +12,11 @@ export interface ResyncScimServer {
   stop(): Promise<void>;
 }
 
-/** Starts `src/scim-server/main.ts` on a free port with the test API, and waits for its URL. */
+/** Starts `packages/scim-server/src/main.ts` on a free port with the test API, and waits for its URL. */
 export async function startScimServerProcess(): Promise<ResyncScimServer> {
   const token = `bench-${randomBytes(12).toString('hex')}`;
   const child = spawnTs(
-    'src/scim-server/main.ts',
+    'packages/scim-server/src/main.ts',
     ['--port', '0', '--token', token, '--test-api'],
     {},
   );

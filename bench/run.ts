@@ -12,7 +12,7 @@
 import { connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import type { ScimServerControl } from '../src/scim-server/control-client.js';
+import type { ScimServerControl } from '../packages/scim-server/src/control-client.js';
 import { listenerUserEvent } from '../test/support/amqp-fixtures.js';
 import type { TestRealm } from '../test/support/test-realm.js';
 import { startTestStack } from '../test/support/test-stack.js';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { ScimServerControl } from '../src/scim-server/control-client.js';
+import { ScimServerControl } from '../packages/scim-server/src/control-client.js';
 import { REPO_ROOT } from '../test/support/repo-paths.js';
 
 /**
@@ -16,7 +16,7 @@ export interface ScimServerProcess {
   stop(): Promise<void>;
 }
 
-const MAIN = 'src/scim-server/main.ts';
+const MAIN = 'packages/scim-server/src/main.ts';
 
 /** Starts the server with its test API on a free port and waits for the URL it prints. */
 export async function startScimServerProcess(token: string): Promise<ScimServerProcess> {

@@ -1,6 +1,6 @@
 import type { Channel } from 'amqplib';
-import type { ScimServerControl } from '../src/scim-server/control-client.js';
-import type { ScimServerState } from '../src/scim-server/test-api-schema.js';
+import type { ScimServerControl } from '../packages/scim-server/src/control-client.js';
+import type { ScimServerState } from '../packages/scim-server/src/test-api-schema.js';
 import { listenerAdminEvent } from '../test/support/amqp-fixtures.js';
 import { mapWithConcurrency } from '../test/support/concurrency.js';
 import type { TestRealm } from '../test/support/test-realm.js';

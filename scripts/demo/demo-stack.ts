@@ -162,7 +162,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const scimLog = join(logDir, 'scim-server.log');
     const scimArgs = ['--host', '127.0.0.1', '--port', String(scimPort), '--token-file', tokenFile];
     const scim = await startTsProcess(
-      'src/scim-server/main.ts',
+      'packages/scim-server/src/main.ts',
       [...scimArgs, '--tenant', TENANT, '--integration', INTEGRATION, '--web'],
       { env: childEnv(env), logFile: scimLog },
     );

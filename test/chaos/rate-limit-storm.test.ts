@@ -1,5 +1,5 @@
 import { expect, inject, it } from 'vitest';
-import type { RequestLogEntry } from '../../src/scim-server/test-api-schema.js';
+import type { RequestLogEntry } from '../../packages/scim-server/src/test-api-schema.js';
 import { eventually } from '../support/relay-harness.js';
 import { runScenario } from './support/scenario.js';
 

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import type { ScimServerState } from '../../src/scim-server/test-api-schema.js';
+import type { ScimServerState } from '../../packages/scim-server/src/test-api-schema.js';
 import { eventually, type RelayHarness } from '../support/relay-harness.js';
 import type { ScimProfileCase } from '../support/scim-profiles.js';
 

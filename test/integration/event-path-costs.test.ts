@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Hint } from '../../src/domain/hint.js';
 import { createLogger, memoryDestination } from '../../src/logger.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
-import type { RequestLogEntry } from '../../src/scim-server/test-api-schema.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
+import type { RequestLogEntry } from '../../packages/scim-server/src/test-api-schema.js';
 import type { KeycloakRealmReader } from '../../src/sync/keycloak-reader.js';
 import { FakeRealm, type Emitted } from '../support/fake-keycloak.js';
 import { hintsOf, parityEngine, type ParityConfig } from '../support/parity.js';

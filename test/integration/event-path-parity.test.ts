@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hint } from '../../src/domain/hint.js';
 import { createLogger, memoryDestination } from '../../src/logger.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 import { FakeRealm, seededRandom, sequentialIds } from '../support/fake-keycloak.js';
 import {
   OperationRunner,

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hint } from '../../src/domain/hint.js';
 import { createLogger, memoryDestination } from '../../src/logger.js';
-import type { ProfileName } from '../../src/scim-server/profile.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import type { ProfileName } from '../../packages/scim-server/src/profile.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 import { FakeRealm, type Emitted } from '../support/fake-keycloak.js';
 import {
   dryRun,

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ScimClient } from '../../src/scim/scim-client.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 import { StateStore } from '../../src/state/state-store.js';
 import { Freshness } from '../../src/sync/freshness.js';
 import { GroupMemberWriter } from '../../src/sync/member-writer.js';

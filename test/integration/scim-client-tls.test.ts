@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../../src/errors.js';
 import { ScimClient } from '../../src/scim/scim-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 import { makeCertificates, startTlsProxy } from '../support/tls.js';
 
 const token = 'tls-test-token-a81c3e';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ScimError, TransientError } from '../../src/errors.js';
 import { ScimClient, type ScimClientOptions } from '../../src/scim/scim-client.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 
 const token = 'scim-client-test-token-8f2a9c1e7d4b';
 let server: RunningScimServer;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const TOKEN = `cli-token-${process.pid}-${Date.now()}`;
-const MAIN = join(import.meta.dirname, '../../src/scim-server/main.ts');
+const MAIN = join(import.meta.dirname, '../../packages/scim-server/src/main.ts');
 
 let dir: string;
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { PermanentError } from '../../src/errors.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { PermanentError } from '../../packages/scim-server/src/errors.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 
 const TOKEN = `generic-token-${process.pid}-${Date.now()}`;
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 
 const TOKEN = `web-token-${process.pid}-${Date.now()}`;
-const MAIN = join(import.meta.dirname, '../../src/scim-server/main.ts');
+const MAIN = join(import.meta.dirname, '../../packages/scim-server/src/main.ts');
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 
 const TOKEN = `test-token-${process.pid}-${Date.now()}`;
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Hint } from '../../src/domain/hint.js';
 import { createLogger, memoryDestination } from '../../src/logger.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 import { Sweep } from '../../src/sync/sweep.js';
 import { FakeRealm } from '../support/fake-keycloak.js';
 import { dryRun, parityEngine, plannedWrites, type ParityConfig } from '../support/parity.js';

@@ -4,7 +4,7 @@ import type { Hint } from '../../src/domain/hint.js';
 import type { ResyncOptions } from '../../src/domain/resync-plan.js';
 import { DEFAULT_DELETION_GUARD } from '../../src/domain/resync-plan.js';
 import { ScimClient } from '../../src/scim/scim-client.js';
-import type { ScimServerState } from '../../src/scim-server/test-api-schema.js';
+import type { ScimServerState } from '../../packages/scim-server/src/test-api-schema.js';
 import { StateStore } from '../../src/state/state-store.js';
 import { SyncEngine } from '../../src/sync/engine.js';
 import type { KeycloakRealmReader } from '../../src/sync/keycloak-reader.js';

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
-import { PROFILE_NAMES, type ProfileName } from '../../src/scim-server/profile.js';
-import type { StateUser } from '../../src/scim-server/test-api-schema.js';
+import { PROFILE_NAMES, type ProfileName } from '../../packages/scim-server/src/profile.js';
+import type { StateUser } from '../../packages/scim-server/src/test-api-schema.js';
 import type { HarnessScim } from './relay-harness.js';
 
 /**

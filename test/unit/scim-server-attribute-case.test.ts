@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spellAttributes } from '../../src/scim-server/attribute-case.js';
+import { spellAttributes } from '../../packages/scim-server/src/attribute-case.js';
 
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE_URN = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
-import { USAGE, parseScimServerArgs } from '../../src/scim-server/cli-args.js';
+import { ConfigError } from '../../packages/scim-server/src/errors.js';
+import { USAGE, parseScimServerArgs } from '../../packages/scim-server/src/cli-args.js';
 
 const noFiles = (path: string): string => {
   throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });

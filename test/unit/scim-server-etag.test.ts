@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { etagMatches, preconditionFailed, weakEtag } from '../../src/scim-server/etag.js';
+import { etagMatches, preconditionFailed, weakEtag } from '../../packages/scim-server/src/etag.js';
 
 describe('weakEtag', () => {
   it('renders a version as a weak entity tag', () => {

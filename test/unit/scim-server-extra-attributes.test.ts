@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/errors.js';
-import { extraAttributesOf, isKeptElsewhere } from '../../src/scim-server/extra-attributes.js';
+import { ScimError } from '../../packages/scim-server/src/errors.js';
+import {
+  extraAttributesOf,
+  isKeptElsewhere,
+} from '../../packages/scim-server/src/extra-attributes.js';
 import {
   applyUserPatch,
   applyUserPatchKeepingExtras,
   parsePatchRequest,
   type PatchOperation,
-} from '../../src/scim-server/patch.js';
-import type { ExtraAttributes, UserAttributes } from '../../src/scim-server/records.js';
+} from '../../packages/scim-server/src/patch.js';
+import type { ExtraAttributes, UserAttributes } from '../../packages/scim-server/src/records.js';
 
 const PATCH_URN = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/errors.js';
-import { parseFilter } from '../../src/scim-server/filter.js';
+import { ScimError } from '../../packages/scim-server/src/errors.js';
+import { parseFilter } from '../../packages/scim-server/src/filter.js';
 
 const USER_ATTRIBUTES = ['id', 'userName', 'externalId'] as const;
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';

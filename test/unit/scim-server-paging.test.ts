@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/errors.js';
-import { parsePageRequest } from '../../src/scim-server/paging.js';
+import { ScimError } from '../../packages/scim-server/src/errors.js';
+import { parsePageRequest } from '../../packages/scim-server/src/paging.js';
 
 describe('parsePageRequest', () => {
   it('defaults to the first page of the largest size', () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/errors.js';
+import { ScimError } from '../../packages/scim-server/src/errors.js';
 import {
   applyGroupPatch,
   applyUserPatch,
   parsePatchRequest,
   type PatchOperation,
-} from '../../src/scim-server/patch.js';
-import type { GroupAttributes, UserAttributes } from '../../src/scim-server/records.js';
+} from '../../packages/scim-server/src/patch.js';
+import type { GroupAttributes, UserAttributes } from '../../packages/scim-server/src/records.js';
 
 const PATCH_URN = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';

@@ -4,7 +4,7 @@ import {
   parseProjection,
   projectResource,
   wantsAttribute,
-} from '../../src/scim-server/attribute-projection.js';
+} from '../../packages/scim-server/src/attribute-projection.js';
 
 const GROUP_URN = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';

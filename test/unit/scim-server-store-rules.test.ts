@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { KESTRA_PROFILE, genericProfile } from '../../src/scim-server/profile.js';
-import type { UserAttributes } from '../../src/scim-server/records.js';
-import { ScimStore } from '../../src/scim-server/store.js';
+import { KESTRA_PROFILE, genericProfile } from '../../packages/scim-server/src/profile.js';
+import type { UserAttributes } from '../../packages/scim-server/src/records.js';
+import { ScimStore } from '../../packages/scim-server/src/store.js';
 
 function user(userName: string, externalId?: string): UserAttributes {
   return {

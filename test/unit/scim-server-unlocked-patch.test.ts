@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/errors.js';
-import { parsePatchRequest, type PatchOperation } from '../../src/scim-server/patch.js';
-import { genericProfile } from '../../src/scim-server/profile.js';
-import type { UserAttributes } from '../../src/scim-server/records.js';
-import { ScimStore } from '../../src/scim-server/store.js';
+import { ScimError } from '../../packages/scim-server/src/errors.js';
+import { parsePatchRequest, type PatchOperation } from '../../packages/scim-server/src/patch.js';
+import { genericProfile } from '../../packages/scim-server/src/profile.js';
+import type { UserAttributes } from '../../packages/scim-server/src/records.js';
+import { ScimStore } from '../../packages/scim-server/src/store.js';
 import {
   membersToWriteBack,
   patchGroupUnlocked,
   patchUserUnlocked,
   readWriteWindow,
   type UnlockedPatch,
-} from '../../src/scim-server/unlocked-patch.js';
+} from '../../packages/scim-server/src/unlocked-patch.js';
 
 const PATCH_URN = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 

@@ -17,7 +17,7 @@ export interface ChaosFacts {
   readonly controlUrl: string;
   /** The compiled relay entry point (`.../src/cli.js`), run as the container runs it. */
   readonly relayEntry: string;
-  /** The compiled SCIM server entry point (`.../src/scim-server/main.js`). */
+  /** The compiled SCIM server entry point (`.../scim-server/main.js`). */
   readonly scimServerEntry: string;
   /** Where each scenario appends its result, one JSON line each, for the closing summary. */
   readonly resultsFile: string;

@@ -14,21 +14,38 @@ export interface RelayBuild {
 }
 
 /**
- * Compiles `src/` once per run into a private directory under `node_modules/.cache`, so that
- * the relay runs as plain `node` (as in the image: its peak RSS is the relay's, not a TypeScript
- * loader's) and a parallel `npm run build` into `dist/` cannot swap files under a running
- * relay. Packages still resolve: the directory sits inside the repository's `node_modules`.
+ * Compiles `src/` and the SCIM server package once per run into a private directory under
+ * `node_modules/.cache`, so that the relay runs as plain `node` (as in the image: its peak RSS is
+ * the relay's, not a TypeScript loader's) and a parallel `npm run build` into `dist/` cannot swap
+ * files under a running relay. Packages still resolve: the directory sits inside the
+ * repository's `node_modules`, where the workspace's dependencies are hoisted.
  */
 export async function buildRelay(): Promise<RelayBuild> {
   const outDir = join(REPO_ROOT, 'node_modules', '.cache', 'chaos-relay');
   await rm(outDir, { recursive: true, force: true });
+  const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
+  const options = { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 };
   await run(
-    join(REPO_ROOT, 'node_modules', '.bin', 'tsc'),
+    tsc,
     ['-p', 'tsconfig.build.json', '--outDir', outDir, '--sourceMap', 'false'],
-    { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 },
+    options,
+  );
+  // The SCIM server is a workspace package of its own, compiled beside the relay.
+  const scimServerDir = join(outDir, 'scim-server');
+  await run(
+    tsc,
+    [
+      '-p',
+      join('packages', 'scim-server', 'tsconfig.build.json'),
+      '--outDir',
+      scimServerDir,
+      '--sourceMap',
+      'false',
+    ],
+    options,
   );
   return {
     relayEntry: join(outDir, 'src', 'cli.js'),
-    scimServerEntry: join(outDir, 'src', 'scim-server', 'main.js'),
+    scimServerEntry: join(scimServerDir, 'main.js'),
   };
 }

@@ -1,5 +1,8 @@
 import type KeycloakAdminClient from '@keycloak/keycloak-admin-client';
-import type { ScimServerState, StateUser } from '../../../src/scim-server/test-api-schema.js';
+import type {
+  ScimServerState,
+  StateUser,
+} from '../../../packages/scim-server/src/test-api-schema.js';
 import { expectedScim, type ExpectedUser } from '../../support/expected-scim.js';
 import { realmStateOf } from '../../support/keycloak-mirror.js';
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ScimServerControl } from '../../../src/scim-server/control-client.js';
+import { ScimServerControl } from '../../../packages/scim-server/src/control-client.js';
 import { freePort } from '../../support/free-port.js';
 import { REPO_ROOT } from '../../support/repo-paths.js';
 import { spawnNode, type NodeChild } from './node-child.js';

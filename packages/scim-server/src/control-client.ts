@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PermanentError } from '../errors.js';
+import { PermanentError } from './errors.js';
 import {
   requestLogSchema,
   serverInfoSchema,

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { ScimError } from '../errors.js';
+import { ScimError } from './errors.js';
 import { spellAttributes } from './attribute-case.js';
 import { parseProjection, projectResource, wantsAttribute } from './attribute-projection.js';
 import { listOf, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';

@@ -1,4 +1,4 @@
-import { ScimError } from '../errors.js';
+import { ScimError } from './errors.js';
 
 /** Schema URNs of the SCIM messages this server speaks (RFC 7644 §3). */
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
@@ -43,8 +43,8 @@ export function scimErrorBody(
 }
 
 /**
- * A refusal raised anywhere in the server. It reuses the project's `ScimError` so that the same
- * status/scimType/detail triple describes a SCIM error on both sides of the wire.
+ * A refusal raised anywhere in the server. Its `ScimError` carries the status/scimType/detail
+ * triple that the relay's `ScimError` reads back from the answer on the other side of the wire.
  */
 export function scimError(status: number, detail: string, scimType?: string): ScimError {
   return new ScimError({ status, scimType, detail, operation: 'request' });

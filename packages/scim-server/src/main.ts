@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError, describeError } from './errors.js';
 import { USAGE, parseScimServerArgs } from './cli-args.js';
 import { startScimServer } from './server.js';
 

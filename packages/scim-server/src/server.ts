@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { ConfigError, ScimError, describeError } from '../errors.js';
+import { ConfigError, ScimError, describeError } from './errors.js';
 import { FaultQueue } from './faults.js';
 import { MAX_PATCH_DELAY_MS, PROFILE_NAMES, serverProfile, type ProfileName } from './profile.js';
 import { RequestLog } from './request-log.js';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from './errors.js';
 import { PROFILE_NAMES, type ProfileName } from './profile.js';
 import type { ScimServerOptions } from './server.js';
 

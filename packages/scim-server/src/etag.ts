@@ -1,4 +1,4 @@
-import type { ScimError } from '../errors.js';
+import type { ScimError } from './errors.js';
 import { scimError } from './scim-response.js';
 
 /**
