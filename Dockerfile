@@ -1,20 +1,22 @@
 # syntax=docker/dockerfile:1
 #
 # keycloak-scim-relay: `docker build -t keycloak-scim-relay .`
-# The same image runs the relay (default) and, for demos and tests, the Kestra-compatible SCIM
-# server: `docker run --entrypoint node IMAGE dist/src/scim-server/main.js --help`.
+# The relay alone. The project's Kestra-compatible SCIM server, for demos and tests, is the
+# workspace package packages/scim-server, with an image of its own (its Dockerfile there).
 
 # All stages share one base so the native addon compiled in `deps` matches the runtime's Node ABI
 # and glibc.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # Dependencies come from `npm ci`: exactly what package-lock.json pins, or the build fails.
+# `--workspaces=false`: the relay's own dependencies only. A plain `npm ci` at the root would also
+# install every workspace's (the SCIM server's express and scimmy), even with `--omit=dev`.
 
 # --- build: compile TypeScript; no install scripts are needed for that --------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --workspaces=false --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -32,7 +34,7 @@ COPY package.json package-lock.json ./
 # Install scripts run as package.json's allowScripts approves (better-sqlite3: yes). Then only
 # the compiled addon of better-sqlite3 is kept: its sources and objects are 25 MB the runtime
 # never reads.
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN npm ci --omit=dev --workspaces=false --no-audit --no-fund \
     && npm cache clean --force \
     && cd node_modules/better-sqlite3 \
     && find build -mindepth 1 -maxdepth 2 ! -path build/Release ! -path build/Release/better_sqlite3.node -exec rm -rf {} + \

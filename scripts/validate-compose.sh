@@ -151,14 +151,27 @@ for script in deploy/*.sh; do
 done
 echo "validate-compose: deploy scripts parse"
 
-# The image runs dist/src/<name>.js, compiled from src/<name>.ts: a rename must show up here.
-for entry in cli http/healthcheck scim-server/main; do
+# The relay's image runs dist/src/<name>.js, compiled from src/<name>.ts: a rename must show up here.
+for entry in cli http/healthcheck; do
   if [[ ! -f "src/${entry}.ts" ]]; then
     echo "validate-compose: src/${entry}.ts is missing, but the Dockerfile or docker-compose.yml runs dist/src/${entry}.js" >&2
     exit 1
   fi
   if ! grep -q "dist/src/${entry}.js" Dockerfile docker-compose.yml; then
     echo "validate-compose: nothing runs dist/src/${entry}.js any more; update this list" >&2
+    exit 1
+  fi
+done
+# The SCIM server's image runs its package's dist/main.js, compiled from src/main.ts.
+scim_server=packages/scim-server
+if [[ ! -f "${scim_server}/src/main.ts" ]] || ! grep -q '"dist/main.js"' "${scim_server}/Dockerfile"; then
+  echo "validate-compose: ${scim_server}/Dockerfile must run dist/main.js, compiled from ${scim_server}/src/main.ts" >&2
+  exit 1
+fi
+# Its build context is the repository: .dockerignore must let the package's sources in.
+for path in package.json tsconfig.build.json src/; do
+  if ! grep -qxF "!${scim_server}/${path}" .dockerignore; then
+    echo "validate-compose: .dockerignore keeps ${scim_server}/${path} out of the SCIM server's build" >&2
     exit 1
   fi
 done
