@@ -111,8 +111,8 @@ export function engineRulesFrom(
     membershipMode: config.mapping.membershipMode,
     scope: provisionScopeOf(config),
     concurrency: config.sync.concurrency,
-    minDelayMs: Math.max(config.retry.minDelayMs, 100),
-    maxDelayMs: Math.max(config.retry.maxDelayMs, 1_000),
+    minDelayMs: config.retry.minDelayMs,
+    maxDelayMs: config.retry.maxDelayMs,
   };
 }
 
