@@ -72,6 +72,14 @@ export class ScimServerControl {
     await this.#call('PUT', '/integration', { enabled });
   }
 
+  /**
+   * Makes the SCIM endpoints accept `token` instead of the one they accepted so far, as Kestra
+   * does when an integration's Secret Token is regenerated: the old one answers 401 from now on.
+   */
+  async setToken(token: string): Promise<void> {
+    await this.#call('PUT', '/token', { token });
+  }
+
   /** Queues a fault for the next matching SCIM requests; see `faultSpecSchema`. */
   async injectFaults(spec: FaultSpecInput): Promise<{ id: number }> {
     return faultIdSchema.parse(await this.#call('POST', '/faults', spec));

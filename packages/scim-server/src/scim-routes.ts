@@ -51,7 +51,8 @@ export interface ScimRoutesContext {
   readonly tenant: string;
   readonly integrationId: string;
   readonly maxPageSize: number;
-  readonly token: string;
+  /** The Bearer token accepted now: the test API can change it, as Kestra regenerates one. */
+  readonly token: () => string;
   /** Writes a result; the server may swap it for an injected fault. */
   readonly send: (res: Response, result: ScimResult) => void;
 }
@@ -119,7 +120,6 @@ function filterText(value: unknown): string | undefined {
  */
 export function scimRoutes(ctx: ScimRoutesContext): Router {
   const { store, profile } = ctx;
-  const tokenDigest = digest(ctx.token);
   // JAX-RS (SCIMple) matches paths case-sensitively; so does this server.
   const router = express.Router({ caseSensitive: true });
   const waitBeforeWrite = readWriteWindow(profile.patchDelayMs);
@@ -220,7 +220,7 @@ export function scimRoutes(ctx: ScimRoutesContext): Router {
   const authorize = (req: Request): ScimResult | undefined => {
     const header = req.get('authorization');
     const token = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    if (token === undefined || !timingSafeEqual(digest(token), tokenDigest)) {
+    if (token === undefined || !timingSafeEqual(digest(token), digest(ctx.token()))) {
       const detail =
         header === undefined
           ? 'the Authorization header is missing: send "Authorization: Bearer <token>"'

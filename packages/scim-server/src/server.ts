@@ -161,6 +161,8 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
   const profile = serverProfile(options.profile ?? 'kestra', options.patchDelayMs);
 
   const store = new ScimStore(profile);
+  // The token accepted now; the test API's PUT /_test/token replaces it, as a regenerated one.
+  let acceptedToken = options.token;
   const log = new RequestLog();
   const faults = new FaultQueue();
   const closing = new AbortController();
@@ -193,7 +195,18 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
   }
 
   if (testApi) {
-    app.use('/_test', testApiRoutes({ store, profile, log, faults }));
+    app.use(
+      '/_test',
+      testApiRoutes({
+        store,
+        profile,
+        log,
+        faults,
+        setToken: (token) => {
+          acceptedToken = token;
+        },
+      }),
+    );
     app.use((req, res, next) => {
       const started = performance.now();
       const time = new Date().toISOString();
@@ -255,7 +268,7 @@ export async function startScimServer(options: ScimServerOptions): Promise<Runni
       tenant,
       integrationId,
       maxPageSize: options.maxPageSize ?? 100,
-      token: options.token,
+      token: () => acceptedToken,
       send,
     }),
   );

@@ -154,3 +154,8 @@ export type RequestLogEntry = z.output<typeof requestLogEntrySchema>;
 export const requestLogSchema = z.object({ requests: z.array(requestLogEntrySchema) });
 
 export const integrationSwitchSchema = z.strictObject({ enabled: z.boolean() });
+
+/** `PUT /_test/token`: the Bearer token the SCIM endpoints accept from now on. */
+export const tokenChangeSchema = z.strictObject({
+  token: z.string().refine((token) => token.trim() !== '', 'must not be blank'),
+});

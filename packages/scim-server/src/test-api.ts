@@ -10,6 +10,7 @@ import type { ScimStore } from './store.js';
 import {
   faultSpecSchema,
   integrationSwitchSchema,
+  tokenChangeSchema,
   seedUserSchema,
   type ScimServerInfo,
   type ScimServerState,
@@ -22,6 +23,8 @@ export interface TestApiContext {
   readonly profile: ServerProfile;
   readonly log: RequestLog;
   readonly faults: FaultQueue;
+  /** Replaces the Bearer token the SCIM endpoints accept: Kestra regenerating the Secret Token. */
+  readonly setToken: (token: string) => void;
 }
 
 function parseBody<T>(schema: z.ZodType<T>, req: Request, res: Response): T | undefined {
@@ -109,6 +112,14 @@ export function testApiRoutes(ctx: TestApiContext): Router {
     if (body === undefined) return;
     ctx.store.enabled = body.enabled;
     res.json({ enabled: ctx.store.enabled });
+  });
+
+  router.put('/token', (req, res) => {
+    const body = parseBody(tokenChangeSchema, req, res);
+    if (body === undefined) return;
+    ctx.setToken(body.token);
+    // The token is never echoed: the answer only confirms the change.
+    res.status(204).end();
   });
 
   router.post('/faults', (req, res) => {
