@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { userEventSchema } from '../../src/domain/keycloak-event.js';
-import { PermanentError, TransientError } from '../../src/errors.js';
+import { CredentialsRefusedError, PermanentError, TransientError } from '../../src/errors.js';
 import { createKeycloakReader } from '../../src/keycloak/keycloak-reader.js';
+import { fileSecret } from '../../src/security/secret-file.js';
 import { freePort } from '../support/free-port.js';
 import { seedUsers } from '../support/keycloak-seed.js';
 import { createTestRealm, type TestRealm } from '../support/test-realm.js';
@@ -115,12 +119,39 @@ describe('Keycloak access: login, renewal and refusals', () => {
     }
   });
 
-  it('reports a wrong client secret as permanent, naming the client but not the secret', async () => {
+  it('reports a wrong client secret as refused credentials (held, not parked), naming the client and its settings but not the secret', async () => {
     const reader = await createKeycloakReader({ ...realm.relay, clientSecret: 'wrong-secret-xyz' });
     const failure: unknown = await reader.checkAccess().catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(PermanentError);
-    expect((failure as Error).message).toContain('"scim-relay"');
+    expect(failure).toBeInstanceOf(CredentialsRefusedError);
+    expect(failure).not.toBeInstanceOf(PermanentError);
+    expect((failure as Error).message).toContain('"scim-relay" (KEYCLOAK_CLIENT_ID)');
+    expect((failure as Error).message).toContain('KEYCLOAK_CLIENT_SECRET_FILE');
     expect((failure as Error).message).not.toContain('wrong-secret-xyz');
+  });
+
+  it('reads a secret from its file again before logging in, and works once the file is right', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keycloak-secret-'));
+    const file = join(dir, 'client-secret');
+    writeFileSync(file, 'wrong-secret-xyz\n');
+    const seen: string[] = [];
+    const reader = await createKeycloakReader({
+      ...realm.relay,
+      clientSecretSource: fileSecret(file, 'wrong-secret-xyz', 'KEYCLOAK_CLIENT_SECRET_FILE'),
+      credentials: {
+        accepted: () => seen.push('accepted'),
+        refused: (error) => seen.push(error instanceof CredentialsRefusedError ? 'refused' : '?'),
+      },
+    });
+    try {
+      await expect(reader.checkAccess()).rejects.toBeInstanceOf(CredentialsRefusedError);
+      expect(seen).toEqual(['refused']);
+      writeFileSync(file, `${realm.relay.clientSecret}\n`);
+      await reader.checkAccess();
+      expect(seen.slice(0, 2)).toEqual(['refused', 'accepted']);
+    } finally {
+      await reader.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a missing role as permanent, naming the role', async () => {
