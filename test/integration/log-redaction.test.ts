@@ -3,8 +3,8 @@ import { loadConfig, redactConfig, secretValues } from '../../src/config.js';
 import { describeError } from '../../src/errors.js';
 import { createLogger, memoryDestination } from '../../src/logger.js';
 import { ScimClient } from '../../src/scim/scim-client.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 
 // Realistic secrets: a long Kestra-style token, a client secret, an AMQP password.
 const scimToken =
@@ -31,8 +31,8 @@ describe('secrets in logs', () => {
       SCIM_TOKEN: scimToken,
       SOURCE: 'amqp',
       AMQP_URL: `amqp://relay:${amqpPassword}@127.0.0.1:5672/`,
-      RETRY_MIN_DELAY_MS: '1',
-      RETRY_MAX_DELAY_MS: '5',
+      RETRY_MIN_DELAY_MS: '100',
+      RETRY_MAX_DELAY_MS: '1000',
     });
     const destination = memoryDestination();
     const logger = createLogger({ level: 'debug', secrets: secretValues(config), destination });

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { createRelay, type Relay } from '../../src/app/relay.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, memoryDestination, type MemoryDestination } from '../../src/logger.js';
-import { ScimServerControl } from '../../src/scim-server/control-client.js';
-import type { ProfileName } from '../../src/scim-server/profile.js';
-import { startScimServer, type RunningScimServer } from '../../src/scim-server/server.js';
+import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
+import type { ProfileName } from '../../packages/scim-server/src/profile.js';
+import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 import type { TestStackFacts } from './stack-facts.js';
 import { createTestRealm, type TestRealm } from './test-realm.js';
 
@@ -59,8 +59,8 @@ export async function startRelayHarness(
     SCIM_TOKEN: scimToken,
     STATE_DIR: stateDir,
     POLL_INTERVAL_MS: '250',
-    RETRY_MIN_DELAY_MS: '50',
-    RETRY_MAX_DELAY_MS: '500',
+    RETRY_MIN_DELAY_MS: '100',
+    RETRY_MAX_DELAY_MS: '1000',
     LOG_LEVEL: 'debug',
     HTTP_PORT: '0',
     ...options.env,
