@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { reconcilerView } from '../../src/app/keycloak-adapter.js';
 import type { Hint } from '../../src/domain/hint.js';
 import { adminEventSchema, hintsFromAdminEvent } from '../../src/domain/keycloak-event.js';
-import type { ProfileName } from '../../src/scim-server/profile.js';
+import type { ProfileName } from '../../packages/scim-server/src/profile.js';
 import { fingerprint } from '../../src/sources/event-window.js';
 import type { Outcome } from '../../src/sync/work-queue.js';
 import { seededRandom, sequentialIds } from '../support/fake-keycloak.js';
@@ -185,7 +186,7 @@ async function runSequence(
   await engine.queue.idle();
 
   const { scim, store } = harness.relay;
-  const report = await dryRun({ keycloak, engine, scim, store }, config);
+  const report = await dryRun({ keycloak: reconcilerView(keycloak), engine, scim, store }, config);
   const state = await realmStateOf(realm.admin);
   const scimState = await harness.control.state();
   const exempt = keptNameHolders(state, scimState, config);

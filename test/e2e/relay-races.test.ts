@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { reconcilerView } from '../../src/app/keycloak-adapter.js';
 import { parseResyncArgs, resyncRunOptions } from '../../src/app/resync-command.js';
-import type { ProfileName } from '../../src/scim-server/profile.js';
+import type { ProfileName } from '../../packages/scim-server/src/profile.js';
 import type {
   RequestLogEntry,
   ScimServerState,
   StateGroup,
-} from '../../src/scim-server/test-api-schema.js';
+} from '../../packages/scim-server/src/test-api-schema.js';
 import { resync } from '../../src/sync/resync.js';
 import { deleteRelayQueues } from '../support/amqp-fixtures.js';
 import { mapWithConcurrency } from '../support/concurrency.js';
@@ -157,7 +158,7 @@ describe.each(PROFILES)('races with the relay running, $profile SCIM profile', (
   const expectResyncPlansNothing = async (): Promise<void> => {
     const { keycloak, scim: client, store, config, engine } = h.relay;
     const report = await resync(
-      { keycloak, scim: client, store, reconciler: engine.reconciler },
+      { keycloak: reconcilerView(keycloak), scim: client, store, reconciler: engine.reconciler },
       resyncRunOptions(config, parseResyncArgs(['--dry-run', '--prune'])),
     );
     expect(plannedWrites(report)).toEqual([]);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { reconcilerView } from '../../src/app/keycloak-adapter.js';
 import { parseResyncArgs, runResync, type CommandOutput } from '../../src/app/resync-command.js';
-import type { RequestLogEntry } from '../../src/scim-server/test-api-schema.js';
+import type { RequestLogEntry } from '../../packages/scim-server/src/test-api-schema.js';
 import { resync, type ResyncReport } from '../../src/sync/resync.js';
 import { resyncRunOptions } from '../../src/app/resync-command.js';
 import { addMemberships, seedGroups, seedUsers } from '../support/keycloak-seed.js';
@@ -14,7 +15,7 @@ const facts = inject('testStack');
 function resyncWith(harness: RelayHarness, args: string[] = []): Promise<ResyncReport> {
   const { keycloak, scim, store, config, engine } = harness.relay;
   return resync(
-    { keycloak, scim, store, reconciler: engine.reconciler },
+    { keycloak: reconcilerView(keycloak), scim, store, reconciler: engine.reconciler },
     resyncRunOptions(config, parseResyncArgs(args)),
   );
 }
@@ -28,7 +29,12 @@ async function commandWith(
   const err: string[] = [];
   const output: CommandOutput = { out: (l) => out.push(l), err: (l) => err.push(l) };
   const { keycloak, scim, store, config } = harness.relay;
-  const code = await runResync({ keycloak, scim, store }, config, parseResyncArgs(args), output);
+  const code = await runResync(
+    { keycloak: reconcilerView(keycloak), scim, store },
+    config,
+    parseResyncArgs(args),
+    output,
+  );
   return { code, out, err };
 }
 
