@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { groupHint, userHint, type Hint } from '../domain/hint.js';
-import { describeError } from '../errors.js';
+import { credentialsRefusedBy, describeError } from '../errors.js';
 import type { StateStore } from '../state/state-store.js';
 import type { KeycloakRealmReader } from './keycloak-reader.js';
 import type { Outcome } from './work-queue.js';
@@ -117,7 +117,9 @@ export class Sweep {
         })
         .catch((error: unknown) => {
           if (this.stopped) return;
-          this.options.logger.warn(
+          // Refused credentials are logged once, by whoever watches them, not at every slice.
+          const level = credentialsRefusedBy(error) === undefined ? 'warn' : 'debug';
+          this.options.logger[level](
             { error: describeError(error) },
             'a sweep slice failed; the next one starts where it began',
           );
