@@ -60,26 +60,27 @@ function cell(text: string): string {
     .replace(/\|/g, '\\|');
 }
 
-/** Where the block lies between the markers, or undefined when either marker is missing. */
-function blockPlace(readme: string): { start: number; end: number } | undefined {
+/** The README around the block and the block itself, or undefined when a marker is missing. */
+function splitReadme(readme: string): [before: string, block: string, after: string] | undefined {
   const start = readme.indexOf(TABLE_START);
   const end = readme.indexOf(TABLE_END);
-  return start === -1 || end < start ? undefined : { start: start + TABLE_START.length, end };
+  if (start === -1 || end < start) return undefined;
+  const from = start + TABLE_START.length;
+  return [readme.slice(0, from), readme.slice(from, end), readme.slice(end)];
 }
 
 /** The text between the markers, or undefined when either marker is missing. */
 export function extractConfigBlock(readme: string): string | undefined {
-  const place = blockPlace(readme);
-  return place && readme.slice(place.start, place.end).trim();
+  return splitReadme(readme)?.[1].trim();
 }
 
 /** README text with the block between the markers replaced; throws when a marker is missing. */
 export function replaceConfigBlock(readme: string, block: string): string {
-  const place = blockPlace(readme);
-  if (place === undefined) {
+  const parts = splitReadme(readme);
+  if (parts === undefined) {
     throw new Error(`README.md lacks the markers ${TABLE_START} and ${TABLE_END}`);
   }
-  return `${readme.slice(0, place.start)}\n\n${block}\n\n${readme.slice(place.end)}`;
+  return `${parts[0]}\n\n${block}\n\n${parts[2]}`;
 }
 
 /**
@@ -88,30 +89,14 @@ export function replaceConfigBlock(readme: string, block: string): string {
  */
 export function normalizeConfigBlock(block: string): string {
   const lines = block.split('\n').map((line) => line.trim());
-  const out: string[] = [];
-  let prose: string[] = [];
-  const flushProse = (): void => {
-    if (prose.length > 0) out.push(prose.join(' ').replace(/\s+/g, ' '));
-    prose = [];
-  };
-  for (const line of lines) {
-    if (line.startsWith('|')) {
-      flushProse();
-      const cells = line
-        .slice(1, line.endsWith('|') ? -1 : undefined)
-        .split(/(?<!\\)\|/)
-        .map((c) => c.trim());
-      out.push(
-        cells.every((c) => /^:?-+:?$/.test(c)) ? cells.map(() => '---').join('|') : cells.join('|'),
-      );
-    } else if (line === '') {
-      flushProse();
-    } else {
-      prose.push(line);
-    }
-  }
-  flushProse();
-  return out.join('\n');
+  const rows = lines.map((line) =>
+    line.startsWith('|') ? line.replace(/ *(?<!\\)\| */g, '|').replace(/\|-+(?=\|)/g, '|-') : line,
+  );
+  // A prose line that follows another prose line continues it.
+  return rows
+    .join('\n')
+    .replace(/([^|\n])\n(?=[^|\n])/g, '$1 ')
+    .replace(/ +/g, ' ');
 }
 
 /** Whether a README's block matches the settings, layout aside. */

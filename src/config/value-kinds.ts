@@ -79,20 +79,16 @@ export const groupPathList = (): ValueKind<readonly string[]> =>
  * (`1e3`, `30s`, `12.0`) is refused rather than guessed at. `unit` only shapes the description.
  */
 export function wholeNumber(min: number, max: number, unit?: string): ValueKind<number> {
-  const schema = z
-    .unknown()
-    .transform((value, ctx) => {
-      const trimmed = typeof value === 'string' ? value.trim() : '';
-      const parsed =
-        typeof value === 'number' ? value : /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : NaN;
-      if (Number.isSafeInteger(parsed)) return parsed;
-      ctx.addIssue('is not a whole number');
-      return z.NEVER;
-    })
-    .pipe(z.number().min(min, `is below ${min}`).max(max, `is above ${max}`));
+  const notWhole = 'is not a whole number';
+  const decimal = str()
+    .trim()
+    .regex(/^[+-]?\d+$/, notWhole)
+    .transform(Number);
   return kind(
     `a whole number from ${min} to ${max}${unit === undefined ? '' : ` ${unit}`}`,
-    schema,
+    z
+      .union([z.int(notWhole), decimal], notWhole)
+      .pipe(z.number().min(min, `is below ${min}`).max(max, `is above ${max}`)),
   );
 }
 
@@ -127,31 +123,26 @@ export const httpUrl = (example: string): ValueKind<string> =>
     }),
   );
 
-/** A URL of one of `schemes`, kept as written (amqplib reads the vhost from its exact path). */
-function schemeUrl(schemes: string[], needsHost: boolean, example: string): ValueKind<string> {
-  const names = schemes.map((scheme) => `${scheme}//`).join(' or ');
-  const what = `${/^[aeiou]/.test(names) ? 'an' : 'a'} ${names} URL`;
-  return kind(
-    `${what} such as ${example}`,
-    nonEmpty().refine(
-      (value) => {
-        const url = URL.parse(value);
-        return (
-          url !== null && schemes.includes(url.protocol) && (!needsHost || url.hostname !== '')
-        );
-      },
-      `is not ${what}${needsHost ? ' with a host' : ''}`,
-    ),
-  );
+/**
+ * A URL whose scheme `protocol` matches (and whose host `hostname` does, when given), kept as
+ * written: amqplib reads the vhost from its exact path.
+ */
+function schemeUrl(what: string, example: string, protocol: RegExp, hostname?: RegExp) {
+  const error = `is not ${what}${hostname === undefined ? '' : ' with a host'}`;
+  return kind(`${what} such as ${example}`, nonEmpty().pipe(z.url({ protocol, hostname, error })));
 }
 
 /** An AMQP 0-9-1 URL. */
 export const amqpUrl = (): ValueKind<string> =>
-  schemeUrl(['amqp:', 'amqps:'], true, 'amqp://user:pass@host:5672/vhost');
+  schemeUrl('an amqp:// or amqps:// URL', 'amqp://user:pass@host:5672/vhost', /^amqps?$/, /./);
 
 /** A PostgreSQL URL as node-postgres reads it; libpq takes a host-less one for the local socket. */
 export const postgresUrl = (): ValueKind<string> =>
-  schemeUrl(['postgres:', 'postgresql:'], false, 'postgres://relay:pass@db:5432/relay');
+  schemeUrl(
+    'a postgres:// or postgresql:// URL',
+    'postgres://relay:pass@db:5432/relay',
+    /^postgres(ql)?$/,
+  );
 
 /** A RabbitMQ queue name: the broker reserves the `amq.` prefix and caps names at 255 bytes. */
 export const queueName = (): ValueKind<string> =>
