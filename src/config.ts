@@ -10,6 +10,7 @@ import {
   allSettings,
   configSchema,
   CROSS_FIELD,
+  type PlacedSetting,
   type Setting,
   settingAt,
 } from './config/settings.js';
@@ -64,7 +65,9 @@ export function loadConfig(
   const issues = [...sources.fileIssues, ...(result.error ? problems(result.error, sources) : [])];
   if (!result.success || issues.length > 0) {
     // Belt and braces: a secret pasted into a non-secret setting is still not echoed.
-    const redact = createSecretRedactor(secretsAmong(sources.values));
+    const redact = createSecretRedactor(
+      secretsIn(({ setting }) => sources.values.get(setting.env)?.value),
+    );
     throw new ConfigError(issues.map(redact));
   }
   const clientSecretFile = sources.values.get('KEYCLOAK_CLIENT_SECRET')?.file;
@@ -124,10 +127,11 @@ function quoteRaw(raw: unknown): string {
   return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text);
 }
 
-function secretsAmong(raw: ReadonlyMap<string, RawValue>): string[] {
-  return allSettings.flatMap(({ setting }) => {
-    const value = raw.get(setting.env)?.value;
-    return setting.secret && typeof value === 'string' ? secretForms(value) : [];
+/** Each secret setting's text as `read` finds it, with the password of a URL on its own. */
+function secretsIn(read: (placed: PlacedSetting) => unknown): string[] {
+  return allSettings.flatMap((placed) => {
+    const value = read(placed);
+    return placed.setting.secret && typeof value === 'string' ? secretForms(value) : [];
   });
 }
 
@@ -149,25 +153,16 @@ function setAt(tree: Record<string, unknown>, path: readonly string[], value: un
   else setAt((tree[key] ??= {}) as Record<string, unknown>, rest, value);
 }
 
-function getAt(tree: unknown, path: readonly string[]): unknown {
-  return path.reduce<unknown>(
-    (node, key) =>
-      typeof node === 'object' && node !== null
-        ? (node as Record<string, unknown>)[key]
-        : undefined,
-    tree,
-  );
-}
+/** The value at a setting's path; every path leads through objects, as the schema nests them. */
+const getAt = (config: Config, path: readonly string[]): unknown =>
+  path.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config);
 
 /**
  * Every secret value in a configuration, to hand to `createLogger` so none of them is ever
  * logged. A URL secret also yields its password on its own.
  */
 export function secretValues(config: Config): string[] {
-  return allSettings.flatMap(({ path, setting }) => {
-    const value = getAt(config, path);
-    return setting.secret && typeof value === 'string' ? secretForms(value) : [];
-  });
+  return secretsIn(({ path }) => getAt(config, path));
 }
 
 /**

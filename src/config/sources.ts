@@ -25,7 +25,8 @@ export interface RawSources {
 /** Suffix of the variable that names a file holding a secret's value. */
 export const FILE_SUFFIX = '_FILE';
 
-type Layer = readonly [name: 'environment' | 'config file', get: (key: string) => unknown];
+type Origin = 'environment' | 'config file';
+type Lookup = (key: string) => unknown;
 
 /**
  * Reads the environment and the optional config file. Only the files they name are read:
@@ -39,27 +40,24 @@ export function readSources(
   const fileIssues: string[] = [];
   const settingIssues = new Map<string, string>();
   const values = new Map<string, RawValue>();
+  const keys = settings.flatMap((s) => (s.secret ? [s.env, s.env + FILE_SUFFIX] : [s.env]));
+  const entries =
+    configFile === undefined ? new Map() : readConfigFile(configFile, new Set(keys), fileIssues);
   // An empty variable counts as unset: orchestrators often pass `NAME=` for "not given".
-  const layers: Layer[] = [['environment', (key) => (env[key] === '' ? undefined : env[key])]];
-  if (configFile !== undefined) {
-    const keys = settings.flatMap((s) => (s.secret ? [s.env, s.env + FILE_SUFFIX] : [s.env]));
-    const entries = readConfigFile(configFile, new Set(keys), fileIssues);
-    // JSON null means "not set here", so a file can list a key without a value.
-    layers.push(['config file', (key) => entries.get(key) ?? undefined]);
-  }
+  const fromEnv: Lookup = (key) => (env[key] === '' ? undefined : env[key]);
+  // JSON null means "not set here", so a file can list a key without a value.
+  const fromFile: Lookup = (key) => entries.get(key) ?? undefined;
   for (const setting of settings) {
-    for (const layer of layers) {
-      const found = readFromLayer(setting, layer);
-      if (typeof found === 'string') settingIssues.set(setting.env, found);
-      else if (found !== undefined) values.set(setting.env, found);
-      if (found !== undefined) break;
-    }
+    const found =
+      readFrom(setting, 'environment', fromEnv) ?? readFrom(setting, 'config file', fromFile);
+    if (typeof found === 'string') settingIssues.set(setting.env, found);
+    else if (found !== undefined) values.set(setting.env, found);
   }
   return { values, settingIssues, fileIssues };
 }
 
-/** The setting's value in one layer, a problem that keeps it from having one, or undefined. */
-function readFromLayer(setting: Setting, [name, get]: Layer): RawValue | string | undefined {
+/** The setting's value in one source, a problem that keeps it from having one, or undefined. */
+function readFrom(setting: Setting, name: Origin, get: Lookup): RawValue | string | undefined {
   const direct = get(setting.env);
   const fileVar = setting.env + FILE_SUFFIX;
   const path = setting.secret ? get(fileVar) : undefined;
