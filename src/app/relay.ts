@@ -403,8 +403,21 @@ export async function createRelay(
    */
   async function shutdown(timeoutMs: number): Promise<void> {
     const graceful = (async () => {
-      await backstop?.stop();
-      await source?.stop();
+      if (credentials.isRefused('keycloak') || credentials.isRefused('scim')) {
+        // Work held for refused credentials cannot finish: waiting for it would only use up the
+        // stop's time. The sources stop taking events and the queue closes at once, leaving the
+        // held work unacked (AMQP) or unread (poll) for after the restart, as a stop that runs
+        // out of time does.
+        logger.info(
+          'stopping while credentials are refused: the held changes are done after the restart',
+        );
+        const sourcesStopping = Promise.all([backstop?.stop(), source?.stop()]);
+        await engine.queue.close();
+        await sourcesStopping;
+      } else {
+        await backstop?.stop();
+        await source?.stop();
+      }
       await engine.stop();
     })();
     const cutAt = Math.max(timeoutMs - STOP_MARGIN_MS, Math.floor(timeoutMs / 2));

@@ -74,7 +74,7 @@ describe.each(['poll', 'amqp'] as const)(
       return Number(line.slice(series.length + 1));
     };
     const logLines = (): LogLine[] =>
-      (relay?.output() ?? '')
+      (earlierOutput + (relay?.output() ?? ''))
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as LogLine);
@@ -169,23 +169,8 @@ describe.each(['poll', 'amqp'] as const)(
       }
     };
 
-    beforeAll(async () => {
-      realm = await createTestRealm(facts, {
-        prefix: `rotation-${source}`,
-        accessTokenLifespan: TOKEN_LIFESPAN_S,
-      });
-      secretsSeen.push(realm.relay.clientSecret);
-      server = await startScimServer({ token: scimToken, testApi: true });
-      control = new ScimServerControl(server.origin);
-      dir = mkdtempSync(join(tmpdir(), 'relay-rotation-'));
-      writeFileSync(secretFile(), `${realm.relay.clientSecret}\n`);
-      writeFileSync(tokenFile(), `${scimToken}\n`);
-      httpPort = await freePort();
-      if (source === 'amqp') {
-        connection = await connect(facts.amqpUrl);
-        channel = await connection.createChannel();
-        await channel.assertExchange(exchange, 'topic', { durable: false });
-      }
+    /** The relay as the container runs it, on this suite's files, state and port. */
+    const startRelay = (): { child: ChildProcess; output: () => string } => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run'], {
         cwd: REPO_ROOT,
         env: {
@@ -218,7 +203,29 @@ describe.each(['poll', 'amqp'] as const)(
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      relay = { child, output: () => output };
+      return { child, output: () => output };
+    };
+    /** Every line the relay processes wrote, the earlier runs' included. */
+    let earlierOutput = '';
+
+    beforeAll(async () => {
+      realm = await createTestRealm(facts, {
+        prefix: `rotation-${source}`,
+        accessTokenLifespan: TOKEN_LIFESPAN_S,
+      });
+      secretsSeen.push(realm.relay.clientSecret);
+      server = await startScimServer({ token: scimToken, testApi: true });
+      control = new ScimServerControl(server.origin);
+      dir = mkdtempSync(join(tmpdir(), 'relay-rotation-'));
+      writeFileSync(secretFile(), `${realm.relay.clientSecret}\n`);
+      writeFileSync(tokenFile(), `${scimToken}\n`);
+      httpPort = await freePort();
+      if (source === 'amqp') {
+        connection = await connect(facts.amqpUrl);
+        channel = await connection.createChannel();
+        await channel.assertExchange(exchange, 'topic', { durable: false });
+      }
+      relay = startRelay();
       await eventually(async () => {
         expect((await readyz()).status).toBe(200);
       }, 90_000);
@@ -232,10 +239,9 @@ describe.each(['poll', 'amqp'] as const)(
         await exited;
       }
       // The lines of a rotation, kept where asked: they document what an operator sees.
+      const output = earlierOutput + (relay?.output() ?? '');
       const keep = process.env['CREDENTIAL_ROTATION_LOG'];
-      if (keep !== undefined && keep !== '')
-        writeFileSync(`${keep}.${source}`, relay?.output() ?? '');
-      const output = relay?.output() ?? '';
+      if (keep !== undefined && keep !== '') writeFileSync(`${keep}.${source}`, output);
       await server.close();
       if (connection !== undefined) {
         await connection.close();
@@ -354,5 +360,38 @@ describe.each(['poll', 'amqp'] as const)(
       await expectNothingParked();
       expect(relay?.child.exitCode).toBeNull();
     }, 120_000);
+
+    it('stops at once while a secret is refused, and does the held changes after the restart', async () => {
+      const newToken = `scim-token-${randomBytes(18).toString('base64url')}`;
+      secretsSeen.push(newToken);
+      await control.setToken(newToken);
+      const group = await createGroup('restart-team');
+      const user = await createUser('held-over-restart');
+      await addMember(user, group);
+      await eventually(async () => {
+        expect((await readyz()).failing).toContain('credentials');
+      }, 30_000);
+
+      // Held work cannot finish: the stop does not wait for it (it would wait 27 s, then cut).
+      const first = relay;
+      if (first === undefined) throw new Error('no relay running');
+      const exited = new Promise<number | null>((resolve) => first.child.once('exit', resolve));
+      const stopAsked = Date.now();
+      first.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - stopAsked).toBeLessThan(10_000);
+      expect(first.output()).toContain('stopping while credentials are refused');
+      expect((await control.state()).users.map((u) => u.externalId)).not.toContain(user);
+
+      // The new token in its file, and a new process on the same state: nothing was lost.
+      writeFileSync(tokenFile(), `${newToken}\n`);
+      earlierOutput += first.output();
+      relay = startRelay();
+      await eventually(async () => {
+        expect((await readyz()).status).toBe(200);
+        await expectScimMatchesKeycloak([user], [group]);
+      }, 90_000);
+      await expectNothingParked();
+    }, 150_000);
   },
 );
