@@ -113,13 +113,9 @@ function fieldProblem(setting: Setting, what: string, given: RawValue | undefine
   }
   const raw = given === undefined && fallback.kind === 'value' ? fallback.raw : given?.value;
   const shown = setting.secret ? '' : ` (got ${quoteRaw(raw)})`;
-  const origin =
-    given === undefined
-      ? ', from the default'
-      : given.origin === 'environment'
-        ? ''
-        : `, from the ${given.origin}`;
-  return `${env}: ${what}${shown}${origin}; expected ${kind.expected}`;
+  const origin = given?.origin ?? 'default';
+  const from = origin === 'environment' ? '' : `, from the ${origin}`;
+  return `${env}: ${what}${shown}${from}; expected ${kind.expected}`;
 }
 
 function quoteRaw(raw: unknown): string {
@@ -184,9 +180,7 @@ export interface ExitIo {
 }
 
 const processIo: ExitIo = {
-  writeStderr: (text) => {
-    process.stderr.write(text);
-  },
+  writeStderr: (text) => void process.stderr.write(text),
   exit: (code) => process.exit(code),
 };
 

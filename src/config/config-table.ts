@@ -25,18 +25,11 @@ export function renderConfigBlock(settings: readonly Setting[]): string {
     '| Variable | Default | Values | Description |',
     '| --- | --- | --- | --- |',
   ];
-  const rows = settings.map((setting) =>
-    [
-      '',
-      `\`${setting.env}\`${setting.secret ? ' (secret)' : ''}`,
-      describeDefault(setting),
-      cell(setting.kind.expected),
-      cell(setting.description),
-      '',
-    ]
-      .join(' | ')
-      .trim(),
-  );
+  const rows = settings.map((setting) => {
+    const name = `\`${setting.env}\`${setting.secret ? ' (secret)' : ''}`;
+    const values = cell(setting.kind.expected);
+    return `| ${name} | ${describeDefault(setting)} | ${values} | ${cell(setting.description)} |`;
+  });
   return [...header, ...rows].join('\n');
 }
 
@@ -46,18 +39,14 @@ function describeDefault({ fallback }: Setting): string {
   return `\`${fallback.kind === 'value' ? String(fallback.raw) : fallback.text}\``;
 }
 
+const ENTITIES: Readonly<Record<string, string>> = { '<': '&lt;', '>': '&gt;' };
+
 /**
  * Escapes a table cell: pipes everywhere, and `<` `>` outside code spans, where markdown
- * would read a tag.
+ * would read a tag. A code span is matched whole, so the brackets inside it stay as written.
  */
 function cell(text: string): string {
-  return text
-    .split('`')
-    .map((part, index) =>
-      index % 2 === 0 ? part.replace(/</g, '&lt;').replace(/>/g, '&gt;') : part,
-    )
-    .join('`')
-    .replace(/\|/g, '\\|');
+  return text.replace(/`[^`]*`|[<>]/g, (match) => ENTITIES[match] ?? match).replace(/\|/g, '\\|');
 }
 
 /** The README around the block and the block itself, or undefined when a marker is missing. */

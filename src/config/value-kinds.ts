@@ -26,12 +26,7 @@ export const text = (max = 255): ValueKind<string> =>
 
 /** A token, password or client secret: taken verbatim (no trimming), never blank. */
 export const secretText = (): ValueKind<string> =>
-  kind(
-    'a non-empty secret',
-    str()
-      .min(1, 'is empty')
-      .refine((value) => value.trim() !== '', 'is blank'),
-  );
+  kind('a non-empty secret', str().min(1, 'is empty').regex(/\S/, 'is blank'));
 
 /** One of a fixed set of words. */
 export function oneOf<const T extends readonly [string, ...string[]]>(
