@@ -75,7 +75,8 @@ it('a user and a group with its member, made in the admin console, appear on the
     await page.locator('#username').fill(keycloak.adminUsername);
     await page.locator('#password').fill(keycloak.adminPassword);
     await page.locator('#kc-login').click();
-    await page.getByTestId('realmSelector').waitFor();
+    // Keycloak 25 shows a realm selector, 26 a realm list in the sidebar: both show the nav.
+    await page.locator('#nav-item-users').waitFor();
 
     // Users > Add user.
     await page.locator('#nav-item-users').click();
@@ -84,7 +85,11 @@ it('a user and a group with its member, made in the admin console, appear on the
     await page.getByTestId('email').fill(w.email);
     await page.getByTestId('firstName').fill(w.firstName);
     await page.getByTestId('lastName').fill(w.lastName);
-    await page.getByTestId('create-user').click();
+    // Keycloak 25's button has a test id; 26's is found by its label.
+    await page
+      .getByTestId('create-user')
+      .or(page.getByRole('button', { name: 'Create', exact: true }))
+      .click();
     await page.getByText('The user has been created').waitFor();
     // The console then shows the new user at #/<realm>/users/<id>/settings.
     await page.waitForURL(/\/users\/[0-9a-f-]{36}\//);
