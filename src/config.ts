@@ -3,6 +3,7 @@
  * are defined once, as one zod schema in `config/settings.ts`; this module feeds it the sources
  * and turns its issues into one error that names each environment variable.
  */
+import { unescape } from 'node:querystring';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { createSecretRedactor, maskUrlPasswords, REDACTED } from './logger.js';
@@ -131,15 +132,13 @@ function secretsIn(read: (placed: PlacedSetting) => unknown): string[] {
   });
 }
 
-/** A secret and, when it is a URL with a password, that password alone (as written and decoded). */
+/**
+ * A secret and, when it is a URL with a password, that password alone, as written and decoded
+ * (querystring's `unescape`, unlike `decodeURIComponent`, leaves a stray `%` be).
+ */
 function secretForms(value: string): string[] {
   const password = URL.parse(value)?.password ?? '';
-  if (password === '') return [value];
-  try {
-    return [value, password, decodeURIComponent(password)];
-  } catch {
-    return [value, password];
-  }
+  return password === '' ? [value] : [...new Set([value, password, unescape(password)])];
 }
 
 function setAt(tree: Record<string, unknown>, path: readonly string[], value: unknown): void {
