@@ -1,15 +1,7 @@
 import type KeycloakAdminClient from '@keycloak/keycloak-admin-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { reconcilerView } from '../../src/app/keycloak-adapter.js';
-import {
-  parseResyncArgs,
-  resyncRunOptions,
-  runResync,
-  type CommandOutput,
-} from '../../src/app/resync-command.js';
-import { resync, type ResyncReport } from '../../src/sync/resync.js';
 import { seedUsers, type SeededUser } from '../support/keycloak-seed.js';
-import { plannedWrites } from '../support/parity.js';
+import { expectResyncPlansNothing, resyncCommandWith } from '../support/harness-resync.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 
 /**
@@ -64,37 +56,6 @@ async function scimGroups(h: RelayHarness) {
   );
 }
 
-/** A full reconcile with the relay's own parts, planning only, with `--prune`. */
-function dryRun(h: RelayHarness): Promise<ResyncReport> {
-  const { keycloak, scim, store, config, engine } = h.relay;
-  return resync(
-    { keycloak: reconcilerView(keycloak), scim, store, reconciler: engine.reconciler },
-    resyncRunOptions(config, parseResyncArgs(['--dry-run', '--prune'])),
-  );
-}
-
-async function expectNothingPlanned(h: RelayHarness): Promise<void> {
-  const report = await dryRun(h);
-  expect(plannedWrites(report)).toEqual([]);
-  expect(report.plan.problems).toEqual([]);
-  expect(report.failures).toEqual([]);
-}
-
-/** The resync command as an operator runs it, with what it prints. */
-async function command(h: RelayHarness, args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output: CommandOutput = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const { keycloak, scim, store, config } = h.relay;
-  const code = await runResync(
-    { keycloak: reconcilerView(keycloak), scim, store },
-    config,
-    parseResyncArgs(args),
-    output,
-  );
-  return { code, out, err };
-}
-
 describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () => {
   describe('the event path (relay polling), then a rename and a move', () => {
     let h: RelayHarness;
@@ -133,7 +94,7 @@ describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () =>
       });
       expect(groups.size).toBe(5);
       expect(h.relay.store.parked()).toEqual([]);
-      await expectNothingPlanned(h);
+      await expectResyncPlansNothing(h);
     });
 
     it('renames a and its whole subtree, leaving a/b alone, on the same SCIM groups', async () => {
@@ -152,7 +113,7 @@ describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () =>
       expect(after.get('/a~/b')?.id).toBe(before.get('/a~/b')?.id);
       expect(after.get('/x~/b')?.externalId).toBe(xb);
       expect(after.get('/x/b')?.members).toEqual(before.get('/a/b')?.members);
-      await expectNothingPlanned(h);
+      await expectResyncPlansNothing(h);
     });
 
     it('moves b to the top level and renames it and c, on the same SCIM groups', async () => {
@@ -167,7 +128,7 @@ describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () =>
       expect(after.get('/b/c')?.id).toBe(before.get('/x/b/c')?.id);
       expect(after.get('/b/c')?.members).toEqual(before.get('/x/b/c')?.members);
       expect(h.relay.store.parked()).toEqual([]);
-      await expectNothingPlanned(h);
+      await expectResyncPlansNothing(h);
     });
   });
 
@@ -221,7 +182,7 @@ describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () =>
 
     it('shows the renames in a dry run, and writes nothing', async () => {
       const stateBefore = await h.control.state();
-      const run = await command(h, ['--dry-run']);
+      const run = await resyncCommandWith(h, ['--dry-run']);
       // For the report: the dry run as an operator sees it.
       console.info(`Keycloak ${facts.keycloakVersion} dry run:\n${run.out.join('\n')}`);
       expect(run.code).toBe(0);
@@ -241,7 +202,7 @@ describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () =>
     });
 
     it('renames the old SCIM groups in place and creates /a/b for b below a, once', async () => {
-      const run = await command(h, []);
+      const run = await resyncCommandWith(h, []);
       expect(run.code).toBe(0);
       const groups = await scimGroups(h);
       const [u0, u1, u2, u3] = tree.users.map((u) => u.username);
@@ -261,7 +222,7 @@ describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () =>
       expect(groups.get('/a/b')).toMatchObject({ externalId: tree.b, members: [u2] });
       expect([...old.values()]).not.toContain(groups.get('/a/b')?.id);
       expect(h.relay.store.group(tree.slashed)?.displayName).toBe('/a~/b');
-      await expectNothingPlanned(h);
+      await expectResyncPlansNothing(h);
     });
 
     it('keeps them so once the relay runs, and follows a rename of a/b by its event', async () => {
@@ -274,7 +235,7 @@ describe(`group names with a slash, on Keycloak ${facts.keycloakVersion}`, () =>
       });
       expect(groups.get('/a~/b~/z')?.id).toBe(old.get('/a/b'));
       expect([...groups.keys()].sort()).toEqual(['/a', '/a/b', '/a/b/c', '/a~/b~/z', '/t~~1']);
-      await expectNothingPlanned(h);
+      await expectResyncPlansNothing(h);
     });
   });
 });

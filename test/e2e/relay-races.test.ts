@@ -1,18 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { reconcilerView } from '../../src/app/keycloak-adapter.js';
-import { parseResyncArgs, resyncRunOptions } from '../../src/app/resync-command.js';
 import type { ProfileName } from '../../packages/scim-server/src/profile.js';
 import type {
   RequestLogEntry,
   ScimServerState,
   StateGroup,
 } from '../../packages/scim-server/src/test-api-schema.js';
-import { resync } from '../../src/sync/resync.js';
 import { deleteRelayQueues } from '../support/amqp-fixtures.js';
+import { expectResyncPlansNothing } from '../support/harness-resync.js';
 import { mapWithConcurrency } from '../support/concurrency.js';
 import { ListenerSimulator } from '../support/listener-simulator.js';
-import { plannedWrites } from '../support/parity.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 import { createTestRealm } from '../support/test-realm.js';
 
@@ -155,16 +152,6 @@ describe.each(PROFILES)('races with the relay running, $profile SCIM profile', (
   };
 
   /** A full reconcile (`resync --dry-run --prune`) with the relay's own parts plans nothing. */
-  const expectResyncPlansNothing = async (): Promise<void> => {
-    const { keycloak, scim: client, store, config, engine } = h.relay;
-    const report = await resync(
-      { keycloak: reconcilerView(keycloak), scim: client, store, reconciler: engine.reconciler },
-      resyncRunOptions(config, parseResyncArgs(['--dry-run', '--prune'])),
-    );
-    expect(plannedWrites(report)).toEqual([]);
-    expect(report.plan.problems).toEqual([]);
-    expect(report.failures).toEqual([]);
-  };
 
   it(`deletes a group and at once re-creates it under its name, ${TRIES} times with a slow DELETE`, async () => {
     const { admin } = h.realm;
@@ -225,7 +212,7 @@ describe.each(PROFILES)('races with the relay running, $profile SCIM profile', (
     await expectEachTryDeletedOrTookOver('Groups', twins, since, async () =>
       (await h.control.state()).groups.map((g) => g.id),
     );
-    await expectResyncPlansNothing();
+    await expectResyncPlansNothing(h);
   }, 120_000);
 
   it(`deletes a user and at once re-creates one with its username, ${TRIES} times with a slow DELETE`, async () => {
@@ -299,7 +286,7 @@ describe.each(PROFILES)('races with the relay running, $profile SCIM profile', (
     await expectEachTryDeletedOrTookOver('Users', twins, since, async () =>
       (await h.control.state()).users.filter((u) => u.tenantAccess).map((u) => u.id),
     );
-    await expectResyncPlansNothing();
+    await expectResyncPlansNothing(h);
   }, 120_000);
 
   it(`adds ${CROWD} users to one group at once: all arrive, one PATCH to the group at a time`, async () => {
@@ -344,7 +331,7 @@ describe.each(PROFILES)('races with the relay running, $profile SCIM profile', (
         expect(spans[i]?.start).toBeGreaterThanOrEqual(Math.floor(spans[i - 1]?.end ?? 0) - 1);
       }
     }
-    await expectResyncPlansNothing();
+    await expectResyncPlansNothing(h);
   }, 120_000);
 });
 

@@ -1,42 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { reconcilerView } from '../../src/app/keycloak-adapter.js';
-import { parseResyncArgs, runResync, type CommandOutput } from '../../src/app/resync-command.js';
 import type { RequestLogEntry } from '../../packages/scim-server/src/test-api-schema.js';
-import { resync, type ResyncReport } from '../../src/sync/resync.js';
-import { resyncRunOptions } from '../../src/app/resync-command.js';
+import type { ResyncReport } from '../../src/sync/resync.js';
+import { resyncCommandWith, resyncWith } from '../support/harness-resync.js';
 import { addMemberships, seedGroups, seedUsers } from '../support/keycloak-seed.js';
 import { startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 import { describeEachProfile } from '../support/scim-profiles.js';
 
 const facts = inject('testStack');
-
-/** Runs a resync with the harness's parts and command-line `args`. */
-function resyncWith(harness: RelayHarness, args: string[] = []): Promise<ResyncReport> {
-  const { keycloak, scim, store, config, engine } = harness.relay;
-  return resync(
-    { keycloak: reconcilerView(keycloak), scim, store, reconciler: engine.reconciler },
-    resyncRunOptions(config, parseResyncArgs(args)),
-  );
-}
-
-/** Runs the command's printing path, collecting what it writes. */
-async function commandWith(
-  harness: RelayHarness,
-  args: string[],
-): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output: CommandOutput = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const { keycloak, scim, store, config } = harness.relay;
-  const code = await runResync(
-    { keycloak: reconcilerView(keycloak), scim, store },
-    config,
-    parseResyncArgs(args),
-    output,
-  );
-  return { code, out, err };
-}
 
 /** The write requests (anything but GET) the SCIM server received while `work` ran. */
 async function writesDuring(harness: RelayHarness, work: () => Promise<unknown>) {
@@ -77,9 +48,9 @@ describeEachProfile('resync', (profile) => {
         { userId: user(3), groupId: id('/ops') },
       ]);
 
-      let run: Awaited<ReturnType<typeof commandWith>> | undefined;
+      let run: Awaited<ReturnType<typeof resyncCommandWith>> | undefined;
       const writes = await writesDuring(h, async () => {
-        run = await commandWith(h, ['--dry-run']);
+        run = await resyncCommandWith(h, ['--dry-run']);
       });
       expect(writes).toEqual([]);
       expect(h.relay.store.users()).toEqual([]);
@@ -242,9 +213,15 @@ describeEachProfile('resync', (profile) => {
       await scim.createUser({ userName: 'hand-made', active: true });
       await scim.createGroup({ displayName: '/hand-made' });
 
-      let held: Awaited<ReturnType<typeof commandWith>> | undefined;
+      let held: Awaited<ReturnType<typeof resyncCommandWith>> | undefined;
       const heldWrites = await writesDuring(h, async () => {
-        held = await commandWith(h, ['--prune', '--max-deletes', '2', '--max-delete-share', '1']);
+        held = await resyncCommandWith(h, [
+          '--prune',
+          '--max-deletes',
+          '2',
+          '--max-delete-share',
+          '1',
+        ]);
       });
       expect(held?.code).toBe(3);
       expect(held?.out).toContain(
@@ -254,7 +231,7 @@ describeEachProfile('resync', (profile) => {
       // The rest of the resync still ran.
       expect((await h.control.state()).users.find((u) => u.userName === 'keeper')).toBeDefined();
 
-      const confirmed = await commandWith(h, [
+      const confirmed = await resyncCommandWith(h, [
         '--prune',
         '--max-deletes',
         '2',
