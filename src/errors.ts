@@ -52,11 +52,9 @@ export class CredentialsRefusedError extends RelayError {
  * the bearer token). Looks through causes, since callers wrap what they rethrow.
  */
 export function credentialsRefusedBy(error: unknown): CredentialService | undefined {
-  for (let current = error, depth = 0; depth < 8; depth += 1) {
+  for (const current of causeChain(error)) {
     if (current instanceof CredentialsRefusedError) return current.service;
     if (current instanceof ScimError && current.status === 401) return 'scim';
-    if (!(current instanceof Error)) return undefined;
-    current = current.cause;
   }
   return undefined;
 }
@@ -69,12 +67,20 @@ export function credentialsRefusedBy(error: unknown): CredentialService | undefi
  */
 export function isHeldBack(error: unknown): boolean {
   if (credentialsRefusedBy(error) !== undefined) return true;
-  for (let current = error, depth = 0; depth < 8; depth += 1) {
+  for (const current of causeChain(error)) {
     if (current instanceof ScimError && current.status === 403) return true;
-    if (!(current instanceof Error)) return false;
-    current = current.cause;
   }
   return false;
+}
+
+/** `error` and the causes it wraps, outermost first; a few levels at most, against loops. */
+function* causeChain(error: unknown): Generator<unknown, void, undefined> {
+  let current = error;
+  for (let depth = 0; depth < 8; depth += 1) {
+    yield current;
+    if (!(current instanceof Error)) return;
+    current = current.cause;
+  }
 }
 
 /** One or more settings are wrong. `issues` names every bad field, so one run shows them all. */
