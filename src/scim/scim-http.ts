@@ -97,25 +97,19 @@ export class ScimHttp {
    * one, sends the request once more with it: a rotated token costs no failed write.
    */
   async send(req: ScimRequest): Promise<ScimResponse> {
-    try {
-      const response = await this.exchange(req);
-      // Discovery may be served without a token (RFC 7644 §4): only other answers prove it.
-      if (!isDiscovery(req.path)) this.credentials?.accepted();
-      return response;
-    } catch (error) {
-      if (!(error instanceof ScimError) || error.status !== 401) throw error;
-      if (!this.token.refresh()) {
-        this.credentials?.refused(error);
-        throw error;
+    for (let retried = false; ; retried = true) {
+      try {
+        const response = await this.exchange(req);
+        // Discovery may be served without a token (RFC 7644 §4): only other answers prove it.
+        if (!isDiscovery(req.path)) this.credentials?.accepted();
+        return response;
+      } catch (error) {
+        if (!(error instanceof ScimError) || error.status !== 401) throw error;
+        if (retried || !this.token.refresh()) {
+          this.credentials?.refused(error);
+          throw error;
+        }
       }
-    }
-    try {
-      const response = await this.exchange(req);
-      if (!isDiscovery(req.path)) this.credentials?.accepted();
-      return response;
-    } catch (error) {
-      if (error instanceof ScimError && error.status === 401) this.credentials?.refused(error);
-      throw error;
     }
   }
 
