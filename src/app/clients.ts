@@ -22,9 +22,12 @@ export function scimClientFrom(
   return new ScimClient(
     {
       baseUrl: config.scim.url,
-      token: secretFrom(config.scim.token, config.scim.tokenFile, 'SCIM_TOKEN_FILE', (value) => {
-        if (hooks.logger !== undefined) addLoggedSecret(hooks.logger, value);
-      }),
+      token: secretFrom(
+        config.scim.token,
+        config.scim.tokenFile,
+        'SCIM_TOKEN_FILE',
+        blankIn(hooks.logger),
+      ),
       timeoutMs: config.scim.timeoutMs,
       connectTimeoutMs: config.scim.connectTimeoutMs,
       maxConnections: config.scim.maxConnections,
@@ -58,14 +61,19 @@ export function keycloakReaderFrom(
       config.keycloak.clientSecret,
       config.keycloak.clientSecretFile,
       'KEYCLOAK_CLIENT_SECRET_FILE',
-      (value) => {
-        if (logger !== undefined) addLoggedSecret(logger, value);
-      },
+      blankIn(logger),
     ),
     caFile: config.keycloak.caFile,
     pageSize: config.keycloak.pageSize,
     ...overrides,
   });
+}
+
+/** Makes `logger`, when there is one, blank each value a secret's file is read to hold. */
+function blankIn(logger: Logger | undefined): (value: string) => void {
+  return (value) => {
+    if (logger !== undefined) addLoggedSecret(logger, value);
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { secretInFile } from '../security/secret-file.js';
 import type { Setting } from './settings.js';
 import { fileErrorCode } from './value-kinds.js';
 
@@ -76,8 +77,7 @@ function readFrom(setting: Setting, name: Origin, get: Lookup): RawValue | strin
   } catch (error) {
     return `${fileVar}: cannot read "${path}" (${fileErrorCode(error)}); expected a readable file`;
   }
-  // Editors and `echo` add a final newline that is not part of the secret.
-  const value = content.replace(/(?:\r?\n)+$/, '');
+  const value = secretInFile(content);
   if (value === '') return `${fileVar}: "${path}" is empty; expected a file holding the secret`;
   return { value, origin: fileVar, file };
 }

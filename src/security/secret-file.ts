@@ -21,6 +21,15 @@ export interface SecretSource {
   readonly file: string | undefined;
 }
 
+/**
+ * The secret a `<NAME>_FILE` holds: its content without the final line breaks, which editors
+ * and `echo` add and which are not part of the secret. The configuration loader and a re-read
+ * after a rotation read a file alike.
+ */
+export function secretInFile(content: string): string {
+  return content.replace(/(?:\r?\n)+$/, '');
+}
+
 /** A secret that was given as a value: it changes only with a restart. */
 export function fixedSecret(value: string): SecretSource {
   return {
@@ -58,8 +67,7 @@ export function fileSecret(
         problem = `${setting}: cannot read "${file}" (${errorCode(error) ?? String(error)}); still using the secret read before`;
         return false;
       }
-      // Editors and `echo` add a final newline that is not part of the secret.
-      const read = content.replace(/(?:\r?\n)+$/, '');
+      const read = secretInFile(content);
       if (read.trim() === '') {
         problem = `${setting}: "${file}" is empty; still using the secret read before`;
         return false;
