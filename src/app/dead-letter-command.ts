@@ -29,6 +29,7 @@ import { OPERATOR_EXIT, OPERATOR_EXIT_TEXT } from './operator-exit-codes.js';
 import { timeoutFlag, unavailable } from './parked-command.js';
 import { learnRealmId } from './relay.js';
 import { processOutput, type CommandOutput } from './resync-command.js';
+import { wholeNumber } from './status-command.js';
 
 /**
  * `list` takes the messages it shows off the queue until it puts them back: a bound keeps a
@@ -77,15 +78,6 @@ export type DeadLetterCommandOptions =
       readonly timeoutMs: number;
     };
 
-/** `--limit N`: a whole number of messages above 0. */
-function limitFlag(text: string): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n <= 0) {
-    throw new ConfigError([`--limit: expected a whole number of messages above 0, got "${text}"`]);
-  }
-  return n;
-}
-
 /** Parses `dead-letter`'s own arguments; every problem is a {@link ConfigError}. */
 export function parseDeadLetterArgs(argv: readonly string[]): DeadLetterCommandOptions {
   let parsed;
@@ -113,7 +105,7 @@ export function parseDeadLetterArgs(argv: readonly string[]): DeadLetterCommandO
   if (extra.length > 0) {
     throw new ConfigError([`dead-letter: unexpected ${extra.join(' ')} (ids go after --id)`]);
   }
-  const limit = values.limit === undefined ? undefined : limitFlag(values.limit);
+  const limit = values.limit === undefined ? undefined : wholeNumber('limit', values.limit, 0, 1);
   if (action === 'list') {
     if (all || ids.length > 0 || values.timeout !== undefined) {
       throw new ConfigError(['dead-letter list takes only --limit and --json']);

@@ -57,12 +57,17 @@ export function parseStatusArgs(argv: readonly string[]): StatusOptions {
   return { json: values.json === true, parkedLimit: wholeNumber('parked', values.parked, 10) };
 }
 
-/** A whole number flag of at least 0, or its default. */
-export function wholeNumber(flag: string, text: string | undefined, fallback: number): number {
+/** A whole number flag of at least `min` (0 unless said), or its default. */
+export function wholeNumber(
+  flag: string,
+  text: string | undefined,
+  fallback: number,
+  min = 0,
+): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < 0) {
-    throw new ConfigError([`--${flag}: expected a whole number of at least 0, got "${text}"`]);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min) {
+    throw new ConfigError([`--${flag}: expected a whole number of at least ${min}, got "${text}"`]);
   }
   return n;
 }
