@@ -82,6 +82,7 @@ const keycloak: KeycloakRealmReader = {
   groupMemberIds: (id) => stream(members.get(id) ?? []),
   user: () => Promise.reject(new Error('not read in a dry run')),
   group: () => Promise.reject(new Error('not read in a dry run')),
+  groupRef: () => Promise.reject(new Error('not read in a dry run')),
   async *userGroups() {},
   async *descendants() {},
 };

@@ -18,6 +18,7 @@ export function reconcilerView(access: KeycloakAccess): KeycloakRealmReader {
       const group = await access.group(id);
       return group === undefined ? undefined : withAncestorNames(group, read);
     },
+    groupRef: read,
     userGroups: (userId) => access.userGroups(userId),
     descendants: (groupId) => access.descendants(groupId),
     groupMemberIds: (groupId) => access.groupMemberIds(groupId),

@@ -12,6 +12,11 @@ export interface KeycloakReader {
    * with an ancestor).
    */
   group(id: string): Promise<KeycloakGroup | undefined>;
+  /**
+   * The group without its ancestors' names, in one read: for where only its place in the tree
+   * counts (a membership's group, a parent under inherited memberships), not its SCIM name.
+   */
+  groupRef(id: string): Promise<KeycloakGroupRef | undefined>;
   /** The groups the user is a direct member of; nothing when the user does not exist. */
   userGroups(userId: string): AsyncIterable<KeycloakGroupRef>;
   /** Every group below this one, each parent before its children; nothing when it is gone. */

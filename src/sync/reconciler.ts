@@ -345,7 +345,7 @@ export class Reconciler {
         how.target !== undefined &&
         (this.options.membershipMode === 'inherited' || !direct.some((g) => g.id === how.target))
       ) {
-        target ??= await this.keycloak.group(how.target);
+        target ??= await this.keycloak.groupRef(how.target);
         if (target === undefined) return new Set();
         extra.push(target);
       }
@@ -845,7 +845,7 @@ export class Reconciler {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       const parentId = next.parentId;
       if (parentId === undefined || byId.has(parentId)) continue;
-      const parent = await this.keycloak.group(parentId);
+      const parent = await this.keycloak.groupRef(parentId);
       if (parent === undefined) continue;
       byId.set(parent.id, parent);
       queue.push(parent);

@@ -31,6 +31,7 @@ function counted(realm: FakeRealm): { reader: KeycloakRealmReader; reads: Map<st
   const reader: KeycloakRealmReader = {
     user: (id) => (count('user'), realm.user(id)),
     group: (id) => (count('group'), realm.group(id)),
+    groupRef: (id) => (count('group'), realm.groupRef(id)),
     userGroups: (id) => (count('userGroups'), realm.userGroups(id)),
     descendants: (id) => (count('descendants'), realm.descendants(id)),
     groupMemberIds: (id) => (count('groupMemberIds'), realm.groupMemberIds(id)),

@@ -511,6 +511,12 @@ export class FakeRealm implements KeycloakRealmReader {
     return this.peekGroup(id);
   }
 
+  async groupRef(id: string): Promise<KeycloakGroupRef | undefined> {
+    await this.latency(`read group ${id}`);
+    const group = this.peekGroup(id);
+    return group === undefined ? undefined : refOf(group);
+  }
+
   /** As Keycloak lists them: without the ancestors' names, which only reads can give. */
   userGroups(userId: string): AsyncIterable<KeycloakGroupRef> {
     return this.paged(`list groups of user ${userId}`, () => {
