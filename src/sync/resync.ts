@@ -446,11 +446,24 @@ class Applier {
   }
 
   private async applyPrune(step: PruneStep): Promise<void> {
-    const { reconciler } = this.deps;
+    const { reconciler, keycloak } = this.deps;
     const why = `${this.why}: ${step.reason}`;
     await this.decide(step.kind, step.scimId, step.name, async () => {
+      // Keycloak pages its listings by offset: an entity deleted before the page being read
+      // shifts the rest back by one, and the listing misses one that still exists. Missing
+      // from the listing is not gone, then: Keycloak is asked before anything is removed, and
+      // an owner it still has is decided afresh, from that read, as an event would be.
+      const owner =
+        step.kind === 'user'
+          ? await keycloak.user(step.externalId)
+          : await keycloak.groupRef(step.externalId);
       let outcome: Outcome;
-      if (step.kind === 'user') {
+      if (owner !== undefined) {
+        outcome =
+          step.kind === 'user'
+            ? await reconciler.reconcileUser(step.externalId, { why: this.why })
+            : await reconciler.reconcileGroup(step.externalId, false, { why: this.why });
+      } else if (step.kind === 'user') {
         const decision: UserDecision = {
           op: 'deprovision',
           keycloakId: step.externalId,
@@ -477,6 +490,7 @@ class Applier {
         });
       }
       if (outcome.change === 'deprovisioned') this.countPrune(step);
+      else countOutcome(step.kind === 'user' ? this.users : this.groups, outcome, undefined);
     });
   }
 
