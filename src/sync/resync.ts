@@ -554,6 +554,12 @@ class Applier {
     await Promise.all(
       writes.map(async (write) => {
         try {
+          const skipped = await this.skippedByListing(write);
+          if (skipped !== undefined) {
+            // Its membership is decided from a fresh read instead.
+            await reconciler.reconcileMembership(skipped, step.groupKeycloakId, this.why);
+            return;
+          }
           await reconciler.plannedMember(
             { keycloakId: step.groupKeycloakId, scimId: groupScimId },
             write,
@@ -576,6 +582,21 @@ class Applier {
   }
 
   // Shared
+
+  /**
+   * The Keycloak id of a member to remove that the listing did not show though Keycloak has
+   * it: skipped by a listing paged by offset (see applyPrune). Keycloak is asked only about
+   * users missing from the listing, which are few.
+   */
+  private async skippedByListing(write: {
+    readonly keycloakId: string | undefined;
+    readonly member: boolean;
+  }): Promise<string | undefined> {
+    const { keycloakId } = write;
+    if (write.member || keycloakId === undefined) return undefined;
+    if (this.plan.userNames.keycloak.has(keycloakId)) return undefined;
+    return (await this.deps.keycloak.user(keycloakId)) === undefined ? undefined : keycloakId;
+  }
 
   private countPrune(step: PruneStep): void {
     const summary = step.kind === 'user' ? this.users : this.groups;

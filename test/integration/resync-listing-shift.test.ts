@@ -62,24 +62,22 @@ describe('a resync whose user listing misses a user that still exists', () => {
     await relay.close();
   });
 
-  it('keeps the SCIM user of the user the listing skipped, and prunes only the deleted one', async () => {
+  /**
+   * Six users provisioned, u-1 and u-4 in group g; then u-5 deleted unheard (no event reaches
+   * this relay) before the resync, and u-0 while it lists the third page, so that u-4 moves back
+   * onto the second page, already read, and the listing never sees it.
+   */
+  async function resyncMissingU4(prune: boolean) {
     const ids = ['u-0', 'u-1', 'u-2', 'u-3', 'u-4', 'u-5'].map(
       (username) => realm.createUser({ username, enabled: true }).id,
     );
+    const group = realm.createGroup('g').id;
+    realm.addMember(ids[1] ?? '', group);
+    realm.addMember(ids[4] ?? '', group);
     const first = await relay.engine.reconcileAll('first_start');
     expect(first.failures).toEqual([]);
-    expect((await control.state()).users.map((u) => u.userName).sort()).toEqual([
-      'u-0',
-      'u-1',
-      'u-2',
-      'u-3',
-      'u-4',
-      'u-5',
-    ]);
+    expect(await userNames()).toEqual(['u-0', 'u-1', 'u-2', 'u-3', 'u-4', 'u-5']);
 
-    // Both deleted unheard (no event reaches this relay): u-5 before the resync, u-0 while it
-    // lists the third page, so that u-4 moves back onto the second page, already read, and the
-    // listing never sees it.
     realm.deleteUser(ids[5] ?? '');
     atThirdPage = () => realm.deleteUser(ids[0] ?? '');
     const report = await resync(
@@ -94,23 +92,44 @@ describe('a resync whose user listing misses a user that still exists', () => {
         userDeleteMode: 'delete',
         membershipMode: 'direct',
         scope: 'all',
-        prune: true,
+        prune,
         guard: DEFAULT_DELETION_GUARD,
         confirmed: true,
         dryRun: false,
         concurrency: 4,
       },
     );
+    expect(atThirdPage).toBeUndefined();
     expect(report.failures).toEqual([]);
+    return report;
+  }
+
+  async function userNames(): Promise<string[]> {
+    return (await control.state()).users.map((u) => u.userName).sort();
+  }
+
+  async function membersOfG(): Promise<(string | undefined)[] | undefined> {
+    const state = await control.state();
+    const names = new Map(state.users.map((u) => [u.id, u.userName]));
+    return state.groups
+      .find((g) => g.displayName === '/g')
+      ?.members.map((id) => names.get(id))
+      .sort();
+  }
+
+  it('with --prune, keeps the skipped user and deletes only the one Keycloak lost', async () => {
+    const report = await resyncMissingU4(true);
     // The plan missed u-4 and u-5; Keycloak still has u-4. u-0 was listed before it went.
     expect(report.plan.prune.map((step) => step.name).sort()).toEqual(['u-4', 'u-5']);
     expect(report.users.deleted).toBe(1);
-    expect((await control.state()).users.map((u) => u.userName).sort()).toEqual([
-      'u-0',
-      'u-1',
-      'u-2',
-      'u-3',
-      'u-4',
-    ]);
+    expect(await userNames()).toEqual(['u-0', 'u-1', 'u-2', 'u-3', 'u-4']);
+    expect(await membersOfG()).toEqual(['u-1', 'u-4']);
+  });
+
+  it('without --prune, leaves the skipped user in its group', async () => {
+    const report = await resyncMissingU4(false);
+    expect(report.plan.prune).toEqual([]);
+    expect(await userNames()).toEqual(['u-0', 'u-1', 'u-2', 'u-3', 'u-4', 'u-5']);
+    expect(await membersOfG()).toEqual(['u-1', 'u-4']);
   });
 });
