@@ -27,7 +27,10 @@ export interface KeycloakReader {
 
 /** What a full reconcile reads from Keycloak besides that: everything, page by page. */
 export interface KeycloakRealmReader extends KeycloakReader {
-  /** Every user of the realm, service accounts included, by username, from the `from`th on. */
+  /**
+   * Every user of the realm but service accounts (Keycloak's listing leaves them out), by
+   * username, from the `from`th on.
+   */
   users(from?: number): AsyncIterable<KeycloakUser>;
   /** The whole group tree, each parent before its children, each with its names. */
   groups(): AsyncIterable<KeycloakGroup>;
