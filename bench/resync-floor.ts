@@ -11,21 +11,26 @@ export interface Listed {
 }
 
 /**
- * The floor's first half: every user, the group tree and every group's members listed from
- * Keycloak with the relay's own reader, `concurrency` member listings at a time, as the resync
- * reads them; nothing kept but counts.
+ * The floor's first half: every user, and beside it the group tree and every group's members,
+ * listed from Keycloak with the relay's own reader, `concurrency` member listings at a time,
+ * as the resync reads them; nothing kept but counts.
  */
 export async function listKeycloak(config: Config, concurrency: number): Promise<Listed> {
   const reader = await keycloakReaderFrom(config);
   try {
     let users = 0;
-    for await (const _ of reader.users()) users += 1;
+    const listUsers = async (): Promise<void> => {
+      for await (const _ of reader.users()) users += 1;
+    };
     const groups: string[] = [];
-    for await (const group of reader.groups()) groups.push(group.id);
     let members = 0;
-    await forEachConcurrently(groups, concurrency, async (id) => {
-      for await (const _ of reader.groupMemberIds(id)) members += 1;
-    });
+    const listGroups = async (): Promise<void> => {
+      for await (const group of reader.groups()) groups.push(group.id);
+      await forEachConcurrently(groups, concurrency, async (id) => {
+        for await (const _ of reader.groupMemberIds(id)) members += 1;
+      });
+    };
+    await Promise.all([listUsers(), listGroups()]);
     return { users, groups: groups.length, members };
   } finally {
     await reader.close();

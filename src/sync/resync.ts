@@ -182,13 +182,19 @@ function report(
 
 async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promise<ResyncInput> {
   options.onProgress?.({ phase: 'read', done: 0, total: 0 });
+  // One id string per id, shared by both sides and the id map: a SCIM user's externalId is
+  // its Keycloak user's id, and the id map names both.
+  const ids = new Interner();
   const readScim = async () => {
     const users: ScimUserView[] = [];
-    const ids = new Interner();
     for await (const user of deps.scim.listUsers()) {
       const view = userView(user);
-      ids.add(view.id);
-      users.push(view);
+      const { externalId } = view;
+      users.push({
+        ...view,
+        id: ids.of(view.id),
+        externalId: externalId === undefined ? undefined : ids.of(externalId),
+      });
     }
     const groups: ScimGroupListing[] = [];
     if (options.scope !== 'users') {
@@ -201,24 +207,23 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
   };
   const readKeycloak = async () => {
     const users: KeycloakUser[] = [];
-    const ids = new Interner();
-    // Only the fields the plan reads: a realm's users stay a small part of memory.
-    for await (const u of deps.keycloak.users()) {
-      ids.add(u.id);
-      users.push({
-        id: u.id,
-        username: u.username,
-        email: u.email,
-        firstName: u.firstName,
-        lastName: u.lastName,
-        enabled: u.enabled,
-        serviceAccountClientId: u.serviceAccountClientId,
-      });
-    }
     const groups: KeycloakGroup[] = [];
     const members = new Map<string, string[]>();
-    // Scoping users by group needs the groups and their members even for `--users`.
-    if (groupsRead(options)) {
+    const listUsers = async (): Promise<void> => {
+      // Only the fields the plan reads: a realm's users stay a small part of memory.
+      for await (const u of deps.keycloak.users()) {
+        users.push({
+          id: ids.of(u.id),
+          username: u.username,
+          email: u.email,
+          firstName: u.firstName,
+          lastName: u.lastName,
+          enabled: u.enabled,
+          serviceAccountClientId: u.serviceAccountClientId,
+        });
+      }
+    };
+    const listGroups = async (): Promise<void> => {
       for await (const g of deps.keycloak.groups()) {
         groups.push({ id: g.id, name: g.name, path: g.path, parentId: g.parentId, names: g.names });
       }
@@ -229,7 +234,11 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
         }
         members.set(group.id, memberIds);
       });
-    }
+    };
+    // The users and the tree with its members are read side by side: Keycloak answers each
+    // listing one page at a time, and two listings keep more of its cores busy. Scoping users
+    // by group needs the groups and their members even for `--users`.
+    await Promise.all([listUsers(), groupsRead(options) ? listGroups() : undefined]);
     return { users, groups, members };
   };
   const [scim, keycloak] = await Promise.all([readScim(), readKeycloak()]);
@@ -238,13 +247,13 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
     scim,
     idMap: {
       users: deps.store.users().map((u) => ({
-        keycloakId: u.keycloakId,
-        scimId: u.scimId,
+        keycloakId: ids.of(u.keycloakId),
+        scimId: ids.of(u.scimId),
         name: u.userName,
       })),
       groups: deps.store.groups().map((g) => ({
-        keycloakId: g.keycloakId,
-        scimId: g.scimId,
+        keycloakId: ids.of(g.keycloakId),
+        scimId: ids.of(g.scimId),
         name: g.displayName,
         parentId: g.parentId,
       })),
@@ -255,18 +264,18 @@ async function readBothSides(deps: ResyncDeps, options: ResyncRunOptions): Promi
 /**
  * One copy of each id string. Every page of a listing parses its ids into new strings, so a
  * realm's memberships would hold each user's id once per group it is in, beside the user's
- * own: at 500,000 memberships, some 30 MB per side of copies. Ids not added (a member the
- * user listing missed) are kept as they come.
+ * own: at 500,000 memberships, some 30 MB per side of copies; and each SCIM user's externalId
+ * would copy its Keycloak user's id.
  */
 class Interner {
   readonly #ids = new Map<string, string>();
 
-  add(id: string): void {
-    this.#ids.set(id, id);
-  }
-
+  /** The first copy of `id` seen, which is kept. */
   of(id: string): string {
-    return this.#ids.get(id) ?? id;
+    const known = this.#ids.get(id);
+    if (known !== undefined) return known;
+    this.#ids.set(id, id);
+    return id;
   }
 }
 
