@@ -242,7 +242,8 @@ export function judgeDeletions(
  */
 class SideIndex<R extends Owned> {
   private readonly byId = new Map<string, R>();
-  private readonly byExternalId = new Map<string, R[]>();
+  /** One resource, or more when a server holds duplicates: no array per resource. */
+  private readonly byExternalId = new Map<string, R | R[]>();
   private readonly byName = new Map<string, R>();
   private readonly mappedTo = new Map<string, string>();
   private readonly linkOf = new Map<string, IdLink>();
@@ -257,8 +258,9 @@ class SideIndex<R extends Owned> {
       const { externalId } = resource;
       if (externalId !== undefined && externalId !== '') {
         const same = this.byExternalId.get(externalId);
-        if (same === undefined) this.byExternalId.set(externalId, [resource]);
-        else same.push(resource);
+        if (same === undefined) this.byExternalId.set(externalId, resource);
+        else if (Array.isArray(same)) same.push(resource);
+        else this.byExternalId.set(externalId, [same, resource]);
       }
       const name = nameOf(resource).toLowerCase();
       if (!this.byName.has(name)) this.byName.set(name, resource);
@@ -282,7 +284,10 @@ class SideIndex<R extends Owned> {
     const link = this.linkOf.get(keycloakId);
     const mapped = link === undefined ? undefined : this.byId.get(link.scimId);
     if (mapped !== undefined) return { resource: mapped, foundBy: 'id map' };
-    const carrier = this.byExternalId.get(keycloakId)?.find((r) => this.owner(r) === keycloakId);
+    const carriers = this.byExternalId.get(keycloakId);
+    const carrier = (
+      Array.isArray(carriers) ? carriers : carriers === undefined ? [] : [carriers]
+    ).find((r) => this.owner(r) === keycloakId);
     return carrier === undefined ? undefined : { resource: carrier, foundBy: 'externalId' };
   }
 
@@ -674,28 +679,7 @@ function planAllMembers(
   groups: GroupPlan,
   deletedUserScimIds: ReadonlySet<string>,
 ): { steps: MemberStep[]; skipped: number } {
-  const parentOf = new Map(input.keycloak.groups.map((g) => [g.id, g.parentId]));
-  const directOf = new Map<string, string[]>();
-  for (const [groupId, members] of input.keycloak.members) {
-    for (const userId of members) {
-      const groups = directOf.get(userId);
-      if (groups === undefined) directOf.set(userId, [groupId]);
-      else groups.push(groupId);
-    }
-  }
-  // Who belongs in each group, by Keycloak user id: the same rule as the event path's.
-  const wantedIn = new Map<string, string[]>();
-  for (const [userId, direct] of directOf) {
-    for (const groupId of effectiveGroups(
-      direct,
-      (id) => parentOf.get(id),
-      options.membershipMode,
-    )) {
-      const members = wantedIn.get(groupId);
-      if (members === undefined) wantedIn.set(groupId, [userId]);
-      else members.push(userId);
-    }
-  }
+  const wantedIn = membersWanted(input, options.membershipMode);
   // Users created in this run exist only under `all`; `groups` alone creates none.
   const canCreateUsers = options.scope === 'all';
 
@@ -730,6 +714,36 @@ function planAllMembers(
     }
   }
   return { steps, skipped };
+}
+
+/**
+ * Who belongs in each group, by Keycloak user id: the same rule as the event path's. With
+ * direct memberships, that is the listing itself, which is not copied: at 500,000 memberships
+ * the copy, and the user-to-groups index it is built from, held some 15 MB at the plan's peak.
+ */
+function membersWanted(
+  input: ResyncInput,
+  mode: MembershipMode,
+): ReadonlyMap<string, readonly string[]> {
+  if (mode === 'direct') return input.keycloak.members;
+  const parentOf = new Map(input.keycloak.groups.map((g) => [g.id, g.parentId]));
+  const directOf = new Map<string, string[]>();
+  for (const [groupId, members] of input.keycloak.members) {
+    for (const userId of members) {
+      const groups = directOf.get(userId);
+      if (groups === undefined) directOf.set(userId, [groupId]);
+      else groups.push(groupId);
+    }
+  }
+  const wantedIn = new Map<string, string[]>();
+  for (const [userId, direct] of directOf) {
+    for (const groupId of effectiveGroups(direct, (id) => parentOf.get(id), mode)) {
+      const members = wantedIn.get(groupId);
+      if (members === undefined) wantedIn.set(groupId, [userId]);
+      else members.push(userId);
+    }
+  }
+  return wantedIn;
 }
 
 function percent(share: number): string {
