@@ -9,6 +9,9 @@ import { DEAD_LETTER_USAGE, deadLetterCommand } from './app/dead-letter-command.
 import { exitOnConfigError, loadConfig, type Config } from './config.js';
 import { describeError } from './errors.js';
 
+/** `run` grows V8's heap by this share (in percent) after each full collection. */
+const RUN_HEAP_GROWING_PERCENT = 20;
+
 const USAGE = `Usage: keycloak-scim-relay <command> [--config FILE]
 
 Commands:
@@ -99,11 +102,16 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'check':
       return check(config);
     case 'run':
+      // A full reconcile (at the first start, or to repair) makes its plan in one go, and V8
+      // would let the garbage of that grow the heap to four times what is live before
+      // collecting it: a 100,000-user reconcile peaked at 471 MB. Growing the heap by a fifth at
+      // a time keeps the peak near what is live, for little CPU; the event path barely notices.
+      v8.setFlagsFromString(`--heap-growing-percent=${RUN_HEAP_GROWING_PERCENT}`);
       return runCommand(config);
     case 'resync':
       // A one-off that holds both sides of the realm while it plans: V8 is told to keep its heap
       // small rather than grow it for speed, which cuts the peak of a 100,000-user plan by a
-      // quarter for a few seconds of CPU; `run`, whose speed is its event rate, keeps defaults.
+      // quarter for a few seconds of CPU; `run`, whose speed is its event rate, does not.
       v8.setFlagsFromString('--optimize-for-size');
       return resyncCommand(line.rest, config);
     case 'status':
