@@ -44,7 +44,9 @@ export function spawnRelay(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
 ): ChildProcess {
-  return spawn(process.execPath, [cli, ...args], {
+  // BENCH_RELAY_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: where a resync's time goes.
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  return spawn(process.execPath, [...nodeArgs, cli, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
