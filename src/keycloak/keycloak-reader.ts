@@ -16,6 +16,8 @@ import { keycloakGroupRecordSchema, type KeycloakGroup } from './keycloak-group.
 import { keycloakMemberSchema, keycloakUserSchema, type KeycloakUser } from './keycloak-user.js';
 import { pagedEvents } from './event-paging.js';
 import { paged } from './paging.js';
+import type { BackoffPolicy } from '../retry/backoff.js';
+import { withRetry } from '../retry/with-retry.js';
 import { parseKeycloakRecord } from './parse-keycloak-record.js';
 import { createTrustingDispatcher } from './tls-dispatcher.js';
 import { createTokenSource } from './token-source.js';
@@ -87,6 +89,14 @@ const VIEW_EVENTS = 'view-events';
  * at most that many pages unread.
  */
 const USER_PAGES_AHEAD = 2;
+
+/** How a page of a full listing is tried again: for a few seconds, then the listing fails. */
+const LISTING_PAGE_RETRY: BackoffPolicy = {
+  maxAttempts: 4,
+  minDelayMs: 250,
+  maxDelayMs: 2_000,
+  maxElapsedMs: 15_000,
+};
 
 /** Builds a reader for the realm in `options`. Logs in lazily, on the first request. */
 export async function createKeycloakReader(
@@ -183,6 +193,20 @@ export async function createKeycloakReader(
     }
   }
 
+  /**
+   * One page of a listing a full reconcile reads to the end, tried again after a transient
+   * failure (a 5xx, a timeout, a reset): such a listing is thousands of pages, and one failed
+   * page would throw all of it away. Keycloak 25.0.6 answers 500 now and then to concurrent
+   * reads just after it starts (a race in its realm cache), for one.
+   */
+  function listingPage<T>(
+    action: string,
+    requiredRole: string,
+    request: () => Promise<T>,
+  ): Promise<T> {
+    return withRetry(() => call(action, requiredRole, request), { policy: LISTING_PAGE_RETRY });
+  }
+
   async function attempt<T>(
     action: string,
     requiredRole: string,
@@ -245,7 +269,7 @@ export async function createKeycloakReader(
 
   async function* walkChildren(parentId: string): AsyncGenerator<KeycloakGroup, void, undefined> {
     const children = paged(async (first, max) => {
-      const page: unknown = await call(
+      const page: unknown = await listingPage(
         `list subgroups of group ${parentId} (first=${first}, max=${max})`,
         VIEW_USERS,
         () => client.groups.listSubGroups({ parentId, first, max, briefRepresentation: true }),
@@ -266,8 +290,10 @@ export async function createKeycloakReader(
         async (first, max) => {
           // In brief: the fields provisioning reads, without the attributes, which Keycloak
           // reads from the database one user at a time (some 4 times the cost of the page).
-          const page = await call(`list users (first=${first}, max=${max})`, VIEW_USERS, () =>
-            client.users.find({ first, max, briefRepresentation: true }),
+          const page = await listingPage(
+            `list users (first=${first}, max=${max})`,
+            VIEW_USERS,
+            () => client.users.find({ first, max, briefRepresentation: true }),
           );
           return page.map(toUser);
         },
@@ -286,7 +312,7 @@ export async function createKeycloakReader(
 
     async *groups() {
       const topLevel = paged(async (first, max) => {
-        return call(`list top-level groups (first=${first}, max=${max})`, VIEW_USERS, () =>
+        return listingPage(`list top-level groups (first=${first}, max=${max})`, VIEW_USERS, () =>
           client.groups.find({ first, max, briefRepresentation: true }),
         );
       }, pageSize);
@@ -314,7 +340,7 @@ export async function createKeycloakReader(
       yield* paged(async (first, max) => {
         // Brief: Keycloak then loads no attributes per member, and the relay parses less; a
         // listing of members is read for who they are, never for their fields.
-        const page: unknown = await call(
+        const page: unknown = await listingPage(
           `list members of group ${groupId} (first=${first}, max=${max})`,
           VIEW_USERS,
           () => client.groups.listMembers({ id: groupId, first, max, briefRepresentation: true }),
