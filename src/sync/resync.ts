@@ -390,15 +390,10 @@ class Applier {
    * fresh reconcile renames the twin out of the way (and fails again, already counted).
    */
   private async applyMovesAside(): Promise<void> {
-    const { reconciler } = this.deps;
     for (const problem of this.plan.problems) {
       if (problem.moveAside === undefined || this.fatal !== undefined) continue;
       try {
-        if (problem.kind === 'user') {
-          await reconciler.reconcileUser(problem.keycloakId, { why: this.why });
-        } else {
-          await reconciler.reconcileGroup(problem.keycloakId, false, { why: this.why });
-        }
+        await this.afresh(problem.kind, problem.keycloakId);
       } catch (error) {
         if (error instanceof ScimError && (error.status === 401 || error.status === 403)) {
           this.fatal ??= error;
@@ -455,23 +450,16 @@ class Applier {
   }
 
   private async applyPrune(step: PruneStep): Promise<void> {
-    const { reconciler, keycloak } = this.deps;
+    const { reconciler } = this.deps;
     const why = `${this.why}: ${step.reason}`;
     await this.decide(step.kind, step.scimId, step.name, async () => {
       // Keycloak pages its listings by offset: an entity deleted before the page being read
       // shifts the rest back by one, and the listing misses one that still exists. Missing
       // from the listing is not gone, then: Keycloak is asked before anything is removed, and
       // an owner it still has is decided afresh, from that read, as an event would be.
-      const owner =
-        step.kind === 'user'
-          ? await keycloak.user(step.externalId)
-          : await keycloak.groupRef(step.externalId);
       let outcome: Outcome;
-      if (owner !== undefined) {
-        outcome =
-          step.kind === 'user'
-            ? await reconciler.reconcileUser(step.externalId, { why: this.why })
-            : await reconciler.reconcileGroup(step.externalId, false, { why: this.why });
+      if (await this.inKeycloak(step.kind, step.externalId)) {
+        outcome = await this.afresh(step.kind, step.externalId);
       } else if (step.kind === 'user') {
         const decision: UserDecision = {
           op: 'deprovision',
@@ -518,11 +506,7 @@ class Applier {
       for (const step of waiting) {
         const name = step.kind === 'user' ? step.userName : step.displayName;
         await this.decide(step.kind, step.keycloakId, name, async () => {
-          const { reconciler } = this.deps;
-          const outcome =
-            step.kind === 'user'
-              ? await reconciler.reconcileUser(step.keycloakId, { why: this.why })
-              : await reconciler.reconcileGroup(step.keycloakId, false, { why: this.why });
+          const outcome = await this.afresh(step.kind, step.keycloakId);
           if (outcome.change !== 'waiting') {
             countOutcome(step.kind === 'user' ? this.users : this.groups, outcome, undefined);
           } else if (round === WAIT_ROUNDS) {
@@ -604,7 +588,23 @@ class Applier {
     const { keycloakId } = write;
     if (write.member || keycloakId === undefined) return undefined;
     if (this.plan.userNames.keycloak.has(keycloakId)) return undefined;
-    return (await this.deps.keycloak.user(keycloakId)) === undefined ? undefined : keycloakId;
+    return (await this.inKeycloak('user', keycloakId)) ? keycloakId : undefined;
+  }
+
+  /** Whether Keycloak has the entity now: one read, which the listing may have contradicted. */
+  private async inKeycloak(kind: 'user' | 'group', keycloakId: string): Promise<boolean> {
+    const { keycloak } = this.deps;
+    const found =
+      kind === 'user' ? await keycloak.user(keycloakId) : await keycloak.groupRef(keycloakId);
+    return found !== undefined;
+  }
+
+  /** The entity decided from fresh reads, as an event would have it, not from the plan. */
+  private afresh(kind: 'user' | 'group', keycloakId: string): Promise<Outcome> {
+    const { reconciler } = this.deps;
+    return kind === 'user'
+      ? reconciler.reconcileUser(keycloakId, { why: this.why })
+      : reconciler.reconcileGroup(keycloakId, false, { why: this.why });
   }
 
   private countPrune(step: PruneStep): void {
