@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { membershipHint, userHint } from '../../src/domain/hint.js';
-import type { StateStore } from '../../src/state/state-store.js';
+import { COMMIT_GROUP_MS, type StateStore } from '../../src/state/state-store.js';
 
 /** A kind of state store under test: how to make an empty one and how to reopen its state. */
 export interface StoreKind {
@@ -218,6 +218,61 @@ export function stateStoreContract(name: string, kind: StoreKind): void {
       expect(store.user('k')).toBeUndefined();
       const again = await reopen(store);
       expect(again.user('k')).toBeUndefined();
+    });
+
+    it('commits a group of writes as a whole, and undoes a failed transaction within it alone', async () => {
+      const store = await fresh();
+      const user = (id: string) => ({ keycloakId: id, scimId: `s-${id}`, userName: id });
+      await store.groupCommits(async () => {
+        store.putUser(user('before'));
+        expect(() =>
+          store.transaction(() => {
+            store.putUser(user('failed'));
+            throw new Error('boom');
+          }),
+        ).toThrow('boom');
+        // Across at least one commit of the group, and one durable() that commits it too.
+        await new Promise((resolve) => setTimeout(resolve, COMMIT_GROUP_MS * 2));
+        store.putUser(user('between'));
+        await store.durable();
+        store.putCheckpoint('poll.admin', '{"time":7}');
+        store.putUser(user('after'));
+      });
+      expect(store.user('failed')).toBeUndefined();
+      const again = await reopen(store);
+      expect(
+        again
+          .users()
+          .map((u) => u.keycloakId)
+          .sort(),
+      ).toEqual(['after', 'before', 'between']);
+      expect(again.checkpoint('poll.admin')).toBe('{"time":7}');
+    });
+
+    it('keeps a group open while any of its callers works, and commits it when the last ends', async () => {
+      const store = await fresh();
+      let releaseLong: () => void = () => undefined;
+      const long = store.groupCommits(
+        () =>
+          new Promise<void>((resolve) => {
+            store.putUser({ keycloakId: 'long', scimId: 's-long', userName: 'long' });
+            releaseLong = resolve;
+          }),
+      );
+      await store.groupCommits(() => {
+        store.putUser({ keycloakId: 'short', scimId: 's-short', userName: 'short' });
+        return Promise.resolve();
+      });
+      releaseLong();
+      await long;
+      store.putUser({ keycloakId: 'alone', scimId: 's-alone', userName: 'alone' });
+      const again = await reopen(store);
+      expect(
+        again
+          .users()
+          .map((u) => u.keycloakId)
+          .sort(),
+      ).toEqual(['alone', 'long', 'short']);
     });
 
     it('reads back after a reopen exactly what it held, for any sequence of writes', async () => {

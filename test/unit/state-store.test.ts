@@ -133,6 +133,56 @@ describe('StateStore on SQLite', () => {
     await store.close();
   });
 
+  it('within a group of commits, makes what came before durable() visible to another reader', async () => {
+    const dir = newDir();
+    const store = StateStore.open(dir);
+    const seen = (): string[] => {
+      const reader = StateStore.open(dir, { readOnly: true });
+      try {
+        return reader.users().map((u) => u.keycloakId);
+      } finally {
+        void reader.close();
+      }
+    };
+    await store.groupCommits(async () => {
+      store.putUser({ keycloakId: 'acked', scimId: 's1', userName: 'acked' });
+      await store.durable();
+      expect(seen()).toEqual(['acked']);
+    });
+    await store.close();
+  });
+
+  it('keeps, through a SIGKILL within a group of commits, what durable() had returned for', async () => {
+    const dir = newDir();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { StateStore } = await import(${JSON.stringify(join(REPO_ROOT, 'src/state/state-store.ts'))});
+         const store = StateStore.open(${JSON.stringify(dir)});
+         void store.groupCommits(async () => {
+           store.putUser({ keycloakId: 'acked', scimId: 's1', userName: 'acked' });
+           store.putCheckpoint('full-reconcile.applying', '{}');
+           await store.durable();
+           store.putUser({ keycloakId: 'unacked', scimId: 's2', userName: 'unacked' });
+           console.log('written');
+           await new Promise(() => setInterval(() => {}, 1000));
+         });`,
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await once(child.stdout, 'data');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const store = StateStore.open(dir);
+    expect(store.user('acked')?.scimId).toBe('s1');
+    expect(store.checkpoint('full-reconcile.applying')).toBe('{}');
+    // 'unacked' may or may not have been committed by the group's timer: it was never promised.
+    await store.close();
+  });
+
   it('opens a directory never written, for a dry run, as an empty store', async () => {
     const store = StateStore.open(join(newDir(), 'never'), { readOnly: true });
     expect(store.users()).toEqual([]);

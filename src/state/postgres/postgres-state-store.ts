@@ -71,7 +71,7 @@ export class PostgresStateStore extends StateStore {
     }
   }
 
-  override durable(): Promise<void> {
+  protected override persist(): Promise<void> {
     return this.replication?.durable() ?? Promise.resolve();
   }
 
