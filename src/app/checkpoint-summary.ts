@@ -1,5 +1,6 @@
 import type { CheckpointRow } from '../state/state-store.js';
 import {
+  FULL_RECONCILE_APPLYING_CHECKPOINT,
   FULL_RECONCILE_CHECKPOINT,
   parseFullReconcileRecord,
 } from '../sync/full-reconcile-record.js';
@@ -70,6 +71,8 @@ export function checkpointSummary(row: CheckpointRow): string {
       if (record === undefined) return 'unreadable full reconcile record';
       return `the last full reconcile (${record.reason}) ${record.complete ? 'completed' : 'did not complete'}`;
     }
+    case FULL_RECONCILE_APPLYING_CHECKPOINT:
+      return `a full reconcile began writing ${timeText(row.updatedAt)} and has not finished (it runs, or was cut short: run reconciles everything again at its next start)`;
     default:
       return row.value.length > 80 ? `${row.value.slice(0, 77)}...` : row.value;
   }

@@ -24,6 +24,7 @@ import { RecentEvents } from '../sources/recent-events.js';
 import { StateStore } from '../state/state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ResyncReport } from '../sync/resync.js';
+import { FULL_RECONCILE_APPLYING_CHECKPOINT } from '../sync/full-reconcile-record.js';
 import type { Outcome } from '../sync/work-queue.js';
 import { CredentialHealth } from '../security/credential-health.js';
 import {
@@ -381,6 +382,12 @@ export async function createRelay(
         await startFromCheckpoint(poll);
       }
       assertNotStopping();
+      if (store.checkpoint(FULL_RECONCILE_APPLYING_CHECKPOINT) !== undefined) {
+        // Its last group of id-map links may be lost: the listing finds those resources again.
+        logger.warn('a full reconcile was cut short: reconciling everything again');
+        await engine.reconcileAll('interrupted');
+        assertNotStopping();
+      }
       engine.startBackground();
       started = true;
       logger.info(

@@ -21,6 +21,7 @@ const EVENT_KINDS: readonly EventKind[] = ['admin', 'user', 'unknown'];
 const FULL_RECONCILE_REASONS: readonly FullReconcileReason[] = [
   'first_start',
   'events_expired',
+  'interrupted',
   'scim_lost',
   'requested',
 ];

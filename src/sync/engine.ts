@@ -45,7 +45,8 @@ export interface SyncEngineDeps {
 }
 
 /** Why a full reconcile runs. */
-export type FullReconcileReason = 'first_start' | 'events_expired' | 'scim_lost' | 'requested';
+export type FullReconcileReason =
+  'first_start' | 'events_expired' | 'interrupted' | 'scim_lost' | 'requested';
 
 /** The periodic verification runs a slice this often (more often for shorter intervals). */
 const SWEEP_SLICE_MS = 60_000;

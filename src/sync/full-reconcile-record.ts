@@ -3,6 +3,14 @@ import type { StateStore } from '../state/state-store.js';
 /** The checkpoint that keeps how the last full reconcile went, for `status`. */
 export const FULL_RECONCILE_CHECKPOINT = 'full-reconcile.last';
 
+/**
+ * Set while a full reconcile (of `run`, or a `resync`) applies its plan, and cleared once its
+ * writes are all committed. Those writes are committed in groups, so a crash loses the last
+ * group's id-map links: found at the next start of `run`, it makes `run` reconcile everything
+ * again first, which finds those SCIM resources by their externalId in its listing.
+ */
+export const FULL_RECONCILE_APPLYING_CHECKPOINT = 'full-reconcile.applying';
+
 /** How the last full reconcile (of `run`, or a `resync` of everything) went. */
 export interface FullReconcileRecord {
   /** Why it ran: `first_start`, `events_expired`, `scim_lost`, `requested`, `resync`. */

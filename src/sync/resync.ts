@@ -20,6 +20,7 @@ import { ScimError, describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
 import { groupView, userView } from './fact-reader.js';
+import { FULL_RECONCILE_APPLYING_CHECKPOINT } from './full-reconcile-record.js';
 import type { Snapshot } from './freshness.js';
 import type { KeycloakRealmReader } from './keycloak-reader.js';
 import type { Outcome, Reconciler } from './reconciler.js';
@@ -122,12 +123,26 @@ export async function resync(deps: ResyncDeps, options: ResyncRunOptions): Promi
   const snapshot = deps.reconciler.freshness.snapshot();
   try {
     const run = await readAndPlan(deps, options, snapshot);
-    if (!options.dryRun) await run.apply();
+    if (!options.dryRun) await applyInGroups(deps.store, run);
     else run.predict();
     return report(options, run.plan, run, started);
   } finally {
     snapshot.close();
   }
+}
+
+/**
+ * Applies the plan with its id-map writes committed in groups (see `StateStore.groupCommits`),
+ * between a mark that says a full reconcile is applying and its removal: a crash in between
+ * leaves the mark, and the next start of `run` reconciles everything again.
+ */
+async function applyInGroups(store: StateStore, run: Applier): Promise<void> {
+  store.putCheckpoint(
+    FULL_RECONCILE_APPLYING_CHECKPOINT,
+    JSON.stringify({ startedAt: Date.now(), pid: process.pid }),
+  );
+  await store.groupCommits(() => run.apply());
+  store.clearCheckpoint(FULL_RECONCILE_APPLYING_CHECKPOINT);
 }
 
 /**
@@ -536,8 +551,9 @@ class Applier {
       return;
     }
     const writes: { keycloakId: string | undefined; scimId: string; member: boolean }[] = [];
+    const scimIds = store.userScimIds(step.add);
     for (const keycloakId of step.add) {
-      const scimId = store.user(keycloakId)?.scimId;
+      const scimId = scimIds.get(keycloakId);
       if (scimId === undefined) this.memberships.failed += 1;
       else writes.push({ keycloakId, scimId, member: true });
     }

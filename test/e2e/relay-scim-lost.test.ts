@@ -1,4 +1,8 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createRelay } from '../../src/app/relay.js';
+import { createLogger, memoryDestination } from '../../src/logger.js';
+import { StateStore } from '../../src/state/state-store.js';
+import { FULL_RECONCILE_APPLYING_CHECKPOINT } from '../../src/sync/full-reconcile-record.js';
 import { eventually, startRelayHarness, type RelayHarness } from '../support/relay-harness.js';
 
 /** One series of a counter in the relay's metrics, e.g. `{reason="scim_lost"}`; 0 when absent. */
@@ -77,6 +81,41 @@ describe('run, when the SCIM side loses what the relay wrote', () => {
         /^the SCIM side lost what the relay wrote \((the SCIM side holds 0 users|3 resources the relay wrote answered 404)/,
       ),
     ]);
+  });
+
+  it('reconciles everything at its next start when a full reconcile was cut short', async () => {
+    // No count check and no event: only the mark a cut-short full reconcile leaves can say
+    // that the id map may lack links, or SCIM resources, that the reconcile was writing.
+    const target = await provisioned('scim-lost-cut-short', 0);
+    await target.relay.stop(10_000);
+    await target.control.reset();
+    const { config } = target.relay;
+    const marked = StateStore.open(config.state.dir);
+    marked.putCheckpoint(FULL_RECONCILE_APPLYING_CHECKPOINT, '{"startedAt":0}');
+    await marked.close();
+
+    const log = memoryDestination();
+    const restarted = await createRelay(
+      config,
+      createLogger({ level: 'info', secrets: [target.scimToken], destination: log }),
+    );
+    try {
+      await restarted.start();
+      // The start itself put everything back, before it said the relay started.
+      await expectAllInScim({ ...target, relay: restarted });
+      expect(
+        await sample(
+          { ...target, relay: restarted },
+          'scim_relay_full_reconciles_total{reason="interrupted"}',
+        ),
+      ).toBe(1);
+      expect(restarted.store.checkpoint(FULL_RECONCILE_APPLYING_CHECKPOINT)).toBeUndefined();
+      expect(log.records().map((r) => String(r.msg))).toContain(
+        'a full reconcile was cut short: reconciling everything again',
+      );
+    } finally {
+      await restarted.stop(10_000);
+    }
   });
 
   it('notices from known resources answering 404, and puts back those no event touched', async () => {
