@@ -7,7 +7,8 @@
  * own: sampled from /proc with the kernel's high-water mark. Measured, in one run: a cold resync
  * (everything created), a warm one (no drift: must write nothing), the floor (the same Keycloak
  * listing with the relay's reader, plus the cold run's writes made again on an empty SCIM server
- * with the relay's client, no reads or checks), and `run` idle after them (steady-state RSS).
+ * with the relay's client, no reads or checks, each half in a process of its own), and `run`
+ * idle after them (steady-state RSS).
  *
  * The seeded realm is cached as a PostgreSQL database per shape (see keycloak-cache.ts): only
  * the first run of a shape seeds. Prints progress to stderr and a JSON report to stdout.
@@ -20,7 +21,8 @@ import { loadConfig } from '../src/config.js';
 import { freePort } from '../test/support/free-port.js';
 import { RELAY_CLIENT_ID } from '../test/support/realm-template.js';
 import { startCachedKeycloak } from './resync-keycloak.js';
-import { listKeycloak, writeScim } from './resync-floor.js';
+import { z } from 'zod';
+import { listKeycloak } from './resync-floor.js';
 import { idleRun, resyncOnce } from './resync-relay.js';
 import {
   BENCH_REALM,
@@ -29,7 +31,7 @@ import {
   seedKey,
   type SeedShape,
 } from './resync-seed.js';
-import { buildRelay } from './resync-child.js';
+import { buildRelay, runMeasured, spawnTs } from './resync-child.js';
 import { startScimServerProcess } from './resync-scim.js';
 
 const USAGE = `Usage: npm run bench:resync -- [options]
@@ -138,7 +140,7 @@ async function main(): Promise<void> {
     const env = relayEnv(target);
     const config = loadConfig(env);
     // Once before the cold run, so that it and the floor both meet a Keycloak with warm caches.
-    let t = performance.now();
+    const t = performance.now();
     if (opts.warmUp) {
       const warmUp = await listKeycloak(config, concurrency);
       report.warmUpListing = {
@@ -155,21 +157,19 @@ async function main(): Promise<void> {
 
     // The floor before the warm run: on a busy machine a long bench may have to be cut short,
     // and the cold run's ratio to its floor is the figure that matters most.
-    t = performance.now();
-    const listed = await listKeycloak(config, concurrency);
-    const listSeconds = (performance.now() - t) / 1000;
+    const listing = floorListing.parse(await floorHalf(['list'], env));
     const loadAfterListing = load();
-    const state = await target.control.state();
-    t = performance.now();
-    const written = await writeScim(loadConfig(relayEnv(floorTarget)), state, concurrency);
-    const writeSeconds = (performance.now() - t) / 1000;
-    const floorSeconds = listSeconds + writeSeconds;
+    const writing = floorWriting.parse(
+      await floorHalf(['write', new URL(target.baseUrl).origin], relayEnv(floorTarget)),
+    );
+    const listSeconds = listing.seconds;
+    const floorSeconds = listSeconds + writing.seconds;
     report.floor = {
       seconds: round(floorSeconds),
       listKeycloakSeconds: round(listSeconds),
-      listed,
-      writeScimSeconds: round(writeSeconds),
-      writes: written.requests,
+      listed: listing.listed,
+      writeScimSeconds: round(writing.seconds),
+      writes: writing.requests,
       load: [loadAfterListing, load()],
     };
     say(`floor: ${JSON.stringify(report.floor)}`);
@@ -203,6 +203,19 @@ async function main(): Promise<void> {
     await Promise.allSettled([target.stop(), floorTarget.stop()]);
     await keycloak.close();
   }
+}
+
+const floorListing = z.object({
+  seconds: z.number(),
+  listed: z.object({ users: z.number(), groups: z.number(), members: z.number() }),
+});
+const floorWriting = z.object({ seconds: z.number(), requests: z.number() });
+
+/** One half of the floor in a process of its own (see resync-floor-child.ts): its JSON line. */
+async function floorHalf(args: readonly string[], env: Record<string, string>): Promise<unknown> {
+  const run = await runMeasured(spawnTs('bench/resync-floor-child.ts', args, env));
+  if (run.code !== 0) throw new Error(`the floor's ${args[0] ?? ''} failed: ${run.stderr}`);
+  return JSON.parse(run.stdout);
 }
 
 main().catch((error: unknown) => {
