@@ -119,6 +119,19 @@ export class ScimHttp {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
 
+    const deadline = this.deadline();
+    try {
+      return await this.exchangeWithin(req, url, deadline.signal);
+    } finally {
+      deadline.end();
+    }
+  }
+
+  private async exchangeWithin(
+    req: ScimRequest,
+    url: URL,
+    signal: AbortSignal,
+  ): Promise<ScimResponse> {
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
@@ -131,8 +144,7 @@ export class ScimHttp {
           ...(req.ifMatch === undefined ? {} : { 'if-match': req.ifMatch }),
         },
         ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
-        // A hard ceiling over connect + headers + body, whatever undici's own timers do.
-        signal: this.signal(),
+        signal,
       });
     } catch (error) {
       this.observe(req.method, 0);
@@ -165,9 +177,34 @@ export class ScimHttp {
     await this.agent.close();
   }
 
-  private signal(): AbortSignal {
-    const ceiling = AbortSignal.timeout(this.options.connectTimeoutMs + 2 * this.options.timeoutMs);
-    return this.cancel === undefined ? ceiling : AbortSignal.any([ceiling, this.cancel]);
+  /**
+   * A hard ceiling over connect + headers + body, whatever undici's own timers do, which a
+   * cancel of the whole client also ends. Its timer is cleared when the exchange ends: one of
+   * `AbortSignal.timeout` stays pending for its whole span, so a full reconcile's hundred
+   * thousand writes kept as many timers, and `AbortSignal.any` costs more than the exchange's
+   * own parsing.
+   */
+  private deadline(): { readonly signal: AbortSignal; end(): void } {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => {
+        controller.abort(new DOMException('the SCIM exchange timed out', 'TimeoutError'));
+      },
+      this.options.connectTimeoutMs + 2 * this.options.timeoutMs,
+    );
+    const { cancel } = this;
+    const onCancel = (): void => {
+      controller.abort(cancel?.reason);
+    };
+    if (cancel?.aborted === true) onCancel();
+    else cancel?.addEventListener('abort', onCancel, { once: true });
+    return {
+      signal: controller.signal,
+      end: () => {
+        clearTimeout(timer);
+        cancel?.removeEventListener('abort', onCancel);
+      },
+    };
   }
 }
 
