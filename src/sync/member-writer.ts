@@ -195,9 +195,12 @@ export class GroupMemberWriter {
         this.freshness.mark(memberKey(groupScimId));
       }
       this.store.changeMembers(groupScimId, add, remove);
+      // The line names the group from the id map: a read not worth making when nobody logs it.
+      const { logger } = this;
+      if (logger?.isLevelEnabled('info') !== true) return;
       const why = [...new Set(batch.map(([, wish]) => wish.why))].join('; ');
       const group = this.store.groupByScimId(groupScimId);
-      this.logger?.info(
+      logger.info(
         {
           scimGroupId: groupScimId,
           keycloakId: group?.keycloakId,

@@ -320,6 +320,12 @@ class Applier {
   readonly failures: ResyncFailure[] = [];
   /** Set once the SCIM server refused our token or the integration: nothing more can work. */
   private fatal: ScimError | undefined;
+  /**
+   * The SCIM twin of each user this run created or updated, for the members phase, which would
+   * otherwise look up each member in the id map: half a million random reads of it in a cold
+   * run of a large realm, most of that phase's time.
+   */
+  private readonly twins = new Map<string, string>();
   private readonly why = 'full reconcile';
 
   constructor(
@@ -460,6 +466,7 @@ class Applier {
         why: this.why,
         planned: { decision: step, snapshot: this.snapshot },
       });
+      if (outcome.scimId !== undefined) this.twins.set(step.keycloakId, outcome.scimId);
       countOutcome(this.users, outcome, step);
     });
   }
@@ -551,9 +558,12 @@ class Applier {
       return;
     }
     const writes: { keycloakId: string | undefined; scimId: string; member: boolean }[] = [];
-    const scimIds = store.userScimIds(step.add);
+    // A twin this run wrote may have changed since only through an event on its user, and the
+    // reconciler decides the membership of such a user afresh (see `plannedMember`).
+    const others = step.add.filter((id) => !this.twins.has(id));
+    const stored = others.length === 0 ? undefined : store.userScimIds(others);
     for (const keycloakId of step.add) {
-      const scimId = scimIds.get(keycloakId);
+      const scimId = this.twins.get(keycloakId) ?? stored?.get(keycloakId);
       if (scimId === undefined) this.memberships.failed += 1;
       else writes.push({ keycloakId, scimId, member: true });
     }
