@@ -62,8 +62,6 @@ export class ScimHttp {
   private readonly agent: Agent;
   private readonly base: URL;
   private readonly token: SecretSource;
-  /** The deadlines of the exchanges in flight, which a cancel of the whole client ends. */
-  private readonly inFlight = new Set<AbortController>();
 
   constructor(
     private readonly options: ScimHttpOptions,
@@ -87,14 +85,6 @@ export class ScimHttp {
         ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
       },
     });
-    // One listener for the client, not one per exchange: Node warns of a leak past ten.
-    cancel?.addEventListener(
-      'abort',
-      () => {
-        for (const controller of this.inFlight) controller.abort(cancel.reason);
-      },
-      { once: true },
-    );
   }
 
   /** The endpoint's origin and path, for messages. Carries no secret. */
@@ -202,13 +192,17 @@ export class ScimHttp {
       },
       this.options.connectTimeoutMs + 2 * this.options.timeoutMs,
     );
-    if (this.cancel?.aborted === true) controller.abort(this.cancel.reason);
-    else this.inFlight.add(controller);
+    const { cancel } = this;
+    const onCancel = (): void => {
+      controller.abort(cancel?.reason);
+    };
+    if (cancel?.aborted === true) onCancel();
+    else cancel?.addEventListener('abort', onCancel, { once: true });
     return {
       signal: controller.signal,
       end: () => {
         clearTimeout(timer);
-        this.inFlight.delete(controller);
+        cancel?.removeEventListener('abort', onCancel);
       },
     };
   }
