@@ -17,11 +17,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { loadConfig } from '../src/config.js';
 import { freePort } from '../test/support/free-port.js';
 import { RELAY_CLIENT_ID } from '../test/support/realm-template.js';
 import { startCachedKeycloak } from './resync-keycloak.js';
-import { z } from 'zod';
 import { listKeycloak } from './resync-floor.js';
 import { idleRun, resyncOnce } from './resync-relay.js';
 import {

@@ -230,7 +230,8 @@ export class StateStore {
   /**
    * Resolves once every write made so far is durable: on disk (one fsync of the write-ahead log
    * shared by every caller meanwhile), or, for a store that replicates elsewhere (PostgreSQL),
-   * replicated. A process crash loses no commit either way; this is for power cuts.
+   * replicated. A process crash loses no commit either way; this is for power cuts. An open
+   * group of commits (see `groupCommits`) is committed first.
    */
   async durable(): Promise<void> {
     // A group's commit that failed on its timer lost writes that may be the caller's.
@@ -554,6 +555,7 @@ export class StateStore {
   /** Makes every write durable, then closes the store. */
   async close(): Promise<void> {
     // A group still open is committed: closing would roll it back.
+    clearInterval(this.groupTimer);
     if (this.db.inTransaction && !this.db.readonly) this.db.exec('COMMIT');
     // Closing checkpoints the log into the database file, with an fsync of its own.
     this.db.close();

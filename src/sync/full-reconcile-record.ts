@@ -13,7 +13,7 @@ export const FULL_RECONCILE_APPLYING_CHECKPOINT = 'full-reconcile.applying';
 
 /** How the last full reconcile (of `run`, or a `resync` of everything) went. */
 export interface FullReconcileRecord {
-  /** Why it ran: `first_start`, `events_expired`, `scim_lost`, `requested`, `resync`. */
+  /** Why it ran: `first_start`, `events_expired`, `interrupted`, `scim_lost`, `requested`, `resync`. */
   readonly reason: string;
   /** Epoch ms. */
   readonly startedAt: number;

@@ -13,6 +13,14 @@ export interface StoreKind {
   cleanup(): Promise<void>;
 }
 
+/** The Keycloak ids of the users a store maps, sorted. */
+function userIds(store: StateStore): string[] {
+  return store
+    .users()
+    .map((u) => u.keycloakId)
+    .sort();
+}
+
 /** Everything a store holds, in a comparable form. */
 export function snapshotOf(store: StateStore, checkpointNames: readonly string[] = []) {
   const byKey = <T extends { keycloakId: string }>(rows: T[]): T[] =>
@@ -240,12 +248,7 @@ export function stateStoreContract(name: string, kind: StoreKind): void {
       });
       expect(store.user('failed')).toBeUndefined();
       const again = await reopen(store);
-      expect(
-        again
-          .users()
-          .map((u) => u.keycloakId)
-          .sort(),
-      ).toEqual(['after', 'before', 'between']);
+      expect(userIds(again)).toEqual(['after', 'before', 'between']);
       expect(again.checkpoint('poll.admin')).toBe('{"time":7}');
     });
 
@@ -267,12 +270,7 @@ export function stateStoreContract(name: string, kind: StoreKind): void {
       await long;
       store.putUser({ keycloakId: 'alone', scimId: 's-alone', userName: 'alone' });
       const again = await reopen(store);
-      expect(
-        again
-          .users()
-          .map((u) => u.keycloakId)
-          .sort(),
-      ).toEqual(['alone', 'long', 'short']);
+      expect(userIds(again)).toEqual(['alone', 'long', 'short']);
     });
 
     it('reads back after a reopen exactly what it held, for any sequence of writes', async () => {
