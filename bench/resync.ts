@@ -13,7 +13,7 @@
  * The seeded realm is cached as a PostgreSQL database per shape (see keycloak-cache.ts): only
  * the first run of a shape seeds. Prints progress to stderr and a JSON report to stdout.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,7 +32,7 @@ import {
   type SeedShape,
 } from './resync-seed.js';
 import { buildRelay, runMeasured, spawnTs } from './resync-child.js';
-import { startScimServerProcess } from './resync-scim.js';
+import { startScimServerProcess, type ResyncScimServer } from './resync-scim.js';
 
 const USAGE = `Usage: npm run bench:resync -- [options]
 
@@ -41,6 +41,7 @@ const USAGE = `Usage: npm run bench:resync -- [options]
   --memberships N    direct memberships in all (default BENCH_MEMBERSHIPS, else users * 5)
   --concurrency N    the resync's --concurrency (default BENCH_CONCURRENCY, else 8)
   --idle-seconds N   how long to watch \`run\` idle after the resyncs (default 60; 0: skip)
+  --repeat N         cold run and floor N times from empty, and report their medians (default 1)
   --reseed           seed again instead of starting from the cached database
   --seed-only        seed (or find) the cached database and stop
   --no-warm-up       skip the listing that warms Keycloak's caches before the cold run`;
@@ -53,6 +54,7 @@ function options() {
       memberships: { type: 'string' },
       concurrency: { type: 'string' },
       'idle-seconds': { type: 'string' },
+      repeat: { type: 'string' },
       reseed: { type: 'boolean', default: false },
       'no-warm-up': { type: 'boolean', default: false },
       'seed-only': { type: 'boolean', default: false },
@@ -80,6 +82,7 @@ function options() {
     } satisfies SeedShape,
     concurrency: Math.max(1, whole('concurrency', values.concurrency ?? env.BENCH_CONCURRENCY, 8)),
     idleSeconds: whole('idle-seconds', values['idle-seconds'], 60),
+    repeat: Math.max(1, whole('repeat', values.repeat, 1)),
     reseed: values.reseed,
     seedOnly: values['seed-only'],
     warmUp: !values['no-warm-up'],
@@ -151,30 +154,38 @@ async function main(): Promise<void> {
       say(`warm-up listing: ${JSON.stringify(report.warmUpListing)}`);
     }
 
-    const cold = await resyncOnce(cli, env, concurrency, target.control);
-    report.cold = { ...cold, load: load() };
-    say(`cold: ${JSON.stringify(report.cold)}`);
-
-    // The floor before the warm run: on a busy machine a long bench may have to be cut short,
-    // and the cold run's ratio to its floor is the figure that matters most.
-    const listing = floorListing.parse(await floorHalf(['list'], env));
-    const loadAfterListing = load();
-    const writing = floorWriting.parse(
-      await floorHalf(['write', new URL(target.baseUrl).origin], relayEnv(floorTarget)),
-    );
-    const listSeconds = listing.seconds;
-    const floorSeconds = listSeconds + writing.seconds;
-    report.floor = {
-      seconds: round(floorSeconds),
-      listKeycloakSeconds: round(listSeconds),
-      listed: listing.listed,
-      writeScimSeconds: round(writing.seconds),
-      writes: writing.requests,
-      load: [loadAfterListing, load()],
-    };
-    say(`floor: ${JSON.stringify(report.floor)}`);
-    report.coldOverFloor = round(cold.seconds / floorSeconds);
-    say(`cold over floor: ${String(report.coldOverFloor)}`);
+    // Keycloak's listing of one realm varies by a quarter from run to run here: with
+    // --repeat, the ratio that counts is the median of the rounds, each from empty.
+    const rounds: Round[] = [];
+    for (let n = 1; n <= opts.repeat; n++) {
+      if (n > 1) {
+        await Promise.all([target.control.reset(), floorTarget.control.reset()]);
+        rmSync(stateDir, { recursive: true, force: true });
+        mkdirSync(stateDir);
+      }
+      const result = await coldAndFloor(cli, env, relayEnv(floorTarget), target, concurrency);
+      rounds.push(result);
+      say(`round ${n} of ${opts.repeat}: cold over floor ${result.coldOverFloor}`);
+    }
+    const last = rounds.at(-1);
+    if (last === undefined) throw new Error('no round ran');
+    report.cold = last.cold;
+    report.floor = last.floor;
+    report.coldOverFloor = last.coldOverFloor;
+    if (rounds.length > 1) {
+      report.rounds = rounds.map((r) => ({
+        coldSeconds: r.cold.seconds,
+        floorSeconds: r.floor.seconds,
+        coldOverFloor: r.coldOverFloor,
+      }));
+      report.median = {
+        coldSeconds: median(rounds.map((r) => r.cold.seconds)),
+        floorSeconds: median(rounds.map((r) => r.floor.seconds)),
+        coldOverFloor: median(rounds.map((r) => r.coldOverFloor)),
+      };
+      say(`medians of ${rounds.length} rounds: ${JSON.stringify(report.median)}`);
+    }
+    const listSeconds = last.floor.listKeycloakSeconds;
     await floorTarget.stop();
 
     const warm = await resyncOnce(cli, env, concurrency, target.control);
@@ -203,6 +214,56 @@ async function main(): Promise<void> {
     await Promise.allSettled([target.stop(), floorTarget.stop()]);
     await keycloak.close();
   }
+}
+
+/** One cold run from empty, and its floor: the same listing and the same writes. */
+interface Round {
+  readonly cold: Awaited<ReturnType<typeof resyncOnce>> & { readonly load: number };
+  readonly floor: {
+    readonly seconds: number;
+    readonly listKeycloakSeconds: number;
+    readonly listed: z.infer<typeof floorListing>['listed'];
+    readonly writeScimSeconds: number;
+    readonly writes: number;
+    readonly load: readonly number[];
+  };
+  readonly coldOverFloor: number;
+}
+
+async function coldAndFloor(
+  cli: string,
+  env: Record<string, string>,
+  floorEnv: Record<string, string>,
+  target: ResyncScimServer,
+  concurrency: number,
+): Promise<Round> {
+  const cold = { ...(await resyncOnce(cli, env, concurrency, target.control)), load: load() };
+  say(`cold: ${JSON.stringify(cold)}`);
+  // The floor before the warm run: on a busy machine a long bench may have to be cut short,
+  // and the cold run's ratio to its floor is the figure that matters most.
+  const listing = floorListing.parse(await floorHalf(['list'], env));
+  const loadAfterListing = load();
+  const writing = floorWriting.parse(
+    await floorHalf(['write', new URL(target.baseUrl).origin], floorEnv),
+  );
+  const floorSeconds = listing.seconds + writing.seconds;
+  const floor = {
+    seconds: round(floorSeconds),
+    listKeycloakSeconds: round(listing.seconds),
+    listed: listing.listed,
+    writeScimSeconds: round(writing.seconds),
+    writes: writing.requests,
+    load: [loadAfterListing, load()],
+  };
+  say(`floor: ${JSON.stringify(floor)}`);
+  return { cold, floor, coldOverFloor: round(cold.seconds / floorSeconds) };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : round(((sorted[middle - 1] ?? upper) + upper) / 2);
 }
 
 const floorListing = z.object({
