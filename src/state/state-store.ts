@@ -190,11 +190,13 @@ export class StateStore {
       groupsOfMember: db.prepare<[string], { group_scim_id: string }>(
         'SELECT group_scim_id FROM members WHERE user_scim_id = ?',
       ),
-      addMember: db.prepare<[string, string]>(
-        'INSERT OR IGNORE INTO members (group_scim_id, user_scim_id) VALUES (?, ?)',
+      // A batch of members in one statement, as a JSON array: one call into SQLite per member
+      // cost more than the insert itself, half a million times in a big realm's first run.
+      addMembers: db.prepare<[string, string]>(
+        'INSERT OR IGNORE INTO members (group_scim_id, user_scim_id) SELECT ?, value FROM json_each(?)',
       ),
-      removeMember: db.prepare<[string, string]>(
-        'DELETE FROM members WHERE group_scim_id = ? AND user_scim_id = ?',
+      removeMembers: db.prepare<[string, string]>(
+        'DELETE FROM members WHERE group_scim_id = ? AND user_scim_id IN (SELECT value FROM json_each(?))',
       ),
       clearMembers: db.prepare<[string]>('DELETE FROM members WHERE group_scim_id = ?'),
       forgetMember: db.prepare<[string]>('DELETE FROM members WHERE user_scim_id = ?'),
@@ -508,7 +510,8 @@ export class StateStore {
   putMembers(groupScimId: string, userScimIds: Iterable<string>): void {
     this.transaction(() => {
       this.statements.clearMembers.run(groupScimId);
-      for (const userId of userScimIds) this.statements.addMember.run(groupScimId, userId);
+      const members = [...userScimIds];
+      if (members.length > 0) this.statements.addMembers.run(groupScimId, JSON.stringify(members));
       this.statements.markMemberList.run(groupScimId);
     });
   }
@@ -516,8 +519,12 @@ export class StateStore {
   /** Records a member change the SCIM side confirmed. */
   changeMembers(groupScimId: string, add: Iterable<string>, remove: Iterable<string>): void {
     this.transaction(() => {
-      for (const userId of add) this.statements.addMember.run(groupScimId, userId);
-      for (const userId of remove) this.statements.removeMember.run(groupScimId, userId);
+      const added = [...add];
+      const removed = [...remove];
+      if (added.length > 0) this.statements.addMembers.run(groupScimId, JSON.stringify(added));
+      if (removed.length > 0) {
+        this.statements.removeMembers.run(groupScimId, JSON.stringify(removed));
+      }
     });
   }
 
