@@ -128,7 +128,7 @@ describeEachProfile('run repairs, in the background, what no event announced', (
       return { id, enabled: user?.enabled, firstName: user?.firstName };
     });
     expect(inKeycloak.map((u) => u.enabled)).toEqual(ids.map((_, i) => i >= 20));
-    // That took about one update in 600 here: most new names must have stuck, or this proves little.
+    // That took about one update in 800 here: most new names must have stuck, or this proves little.
     const renamed = inKeycloak.filter((u) => u.firstName?.startsWith('changed-') === true);
     expect(renamed.length).toBeGreaterThanOrEqual(15);
     await eventually(async () => {
