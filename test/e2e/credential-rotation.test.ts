@@ -131,18 +131,22 @@ describe.each(['poll', 'amqp'] as const)(
     /** AMQP mode: the held messages are delivered to the relay and not acked, none dead-lettered. */
     const expectMessagesHeld = async (): Promise<void> => {
       if (channel === undefined) return;
-      const { stdout } = await exec('rabbitmqctl', [
-        '-q',
-        'list_queues',
-        'name',
-        'messages_unacknowledged',
-        'messages_ready',
-      ]);
-      const row = stdout
-        .split('\n')
-        .map((line) => line.split('\t'))
-        .find((cells) => cells[0] === queue);
-      expect(Number(row?.[1]) + Number(row?.[2])).toBeGreaterThan(0);
+      // A quorum queue reports its counts to rabbitmqctl at each tick, every 5 s: a count read
+      // sooner after the publishes can still be the 0 from before them.
+      await eventually(async () => {
+        const { stdout } = await exec('rabbitmqctl', [
+          '-q',
+          'list_queues',
+          'name',
+          'messages_unacknowledged',
+          'messages_ready',
+        ]);
+        const row = stdout
+          .split('\n')
+          .map((line) => line.split('\t'))
+          .find((cells) => cells[0] === queue);
+        expect(Number(row?.[1]) + Number(row?.[2])).toBeGreaterThan(0);
+      }, 12_000);
       expect((await channel.checkQueue(`${queue}.dead-letter`)).messageCount).toBe(0);
       expect(await metric('scim_relay_dead_lettered_total')).toBe(0);
     };
