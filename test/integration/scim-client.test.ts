@@ -1,6 +1,8 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ScimError, TransientError } from '../../src/errors.js';
 import { ScimClient, type ScimClientOptions } from '../../src/scim/scim-client.js';
+import { ScimHttp } from '../../src/scim/scim-http.js';
 import { ScimServerControl } from '../../packages/scim-server/src/control-client.js';
 import { startScimServer, type RunningScimServer } from '../../packages/scim-server/src/server.js';
 
@@ -39,6 +41,23 @@ afterAll(async () => {
 beforeEach(async () => {
   await control.reset();
 });
+
+/** The process warnings Node emits while `work` runs, e.g. `MaxListenersExceededWarning`. */
+async function collectWarnings(work: () => Promise<void>): Promise<Error[]> {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => {
+    warnings.push(warning);
+  };
+  process.on('warning', onWarning);
+  try {
+    await work();
+    // Node emits its warnings on a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    return warnings;
+  } finally {
+    process.off('warning', onWarning);
+  }
+}
 
 const user = (userName: string) => ({ userName, externalId: `kc-${userName}`, active: true });
 
@@ -201,6 +220,60 @@ describe('ScimClient failure handling', () => {
     const error: unknown = await scim.getUser('x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toMatch(/timed out/);
+  });
+
+  it('ends every exchange in flight at once on abort(), however many, and warns of no leak', async () => {
+    const scim = client();
+    await control.injectFaults({ latencyMs: 10_000, count: 16, method: 'GET' });
+    const warnings = await collectWarnings(async () => {
+      const reads = Array.from({ length: 16 }, (_, i) =>
+        scim.getUser(`slow-${i}`).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const abortedAt = Date.now();
+      scim.abort();
+      const outcomes = await Promise.all(reads);
+      expect(Date.now() - abortedAt).toBeLessThan(2_000);
+      for (const outcome of outcomes) {
+        expect((outcome as Error | undefined)?.message).toBe('the relay is stopping');
+      }
+    });
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
+
+  it('leaves no listener on its cancel signal once its exchanges end', async () => {
+    const cancel = new AbortController();
+    const http = new ScimHttp(
+      {
+        baseUrl: server.baseUrl,
+        token,
+        timeoutMs: 2_000,
+        connectTimeoutMs: 1_000,
+        maxConnections: 4,
+      },
+      undefined,
+      cancel.signal,
+    );
+    try {
+      await control.injectFaults({ latencyMs: 200, count: 24, method: 'GET' });
+      const reads = Array.from({ length: 24 }, (_, i) =>
+        http
+          .send({ method: 'GET', path: `/Users/gone-${i}`, operation: `GET /Users/gone-${i}` })
+          .catch((error: unknown) => error),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(getEventListeners(cancel.signal, 'abort').length).toBeGreaterThan(10);
+      for (const answer of await Promise.all(reads)) {
+        expect(answer).toBeInstanceOf(ScimError);
+        expect((answer as ScimError).status).toBe(404);
+      }
+      expect(getEventListeners(cancel.signal, 'abort')).toHaveLength(0);
+    } finally {
+      await http.close();
+    }
   });
 
   it('does not retry a wrong token, and never shows the token', async () => {
