@@ -25,6 +25,13 @@ export class TransientError extends RelayError {
   }
 }
 
+/**
+ * The change waits for another entity's reconcile (one giving up a SCIM name it wants), which
+ * the relay has scheduled. Retried like any transient failure, but without holding a slot of
+ * the work queue meanwhile: the entity it waits for may need that slot to run at all.
+ */
+export class WaitingError extends TransientError {}
+
 /** Retrying cannot help: bad input, a refused request, a missing permission. */
 export class PermanentError extends RelayError {
   readonly retryable = false;

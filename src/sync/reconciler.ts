@@ -6,7 +6,7 @@ import type { MappingOptions } from '../domain/mapping.js';
 import { affectedGroups, effectiveGroups, type MembershipMode } from '../domain/membership.js';
 import { EVERYTHING, groupInScope, scopesUsers, type Scope } from '../domain/scope.js';
 import { moveAside, planUser, type UserDecision } from '../domain/user-plan.js';
-import { PermanentError, ScimError, TransientError, describeError } from '../errors.js';
+import { PermanentError, ScimError, WaitingError, describeError } from '../errors.js';
 import type { ScimClient } from '../scim/scim-client.js';
 import type { StateStore } from '../state/state-store.js';
 import { FactReader, type KeycloakGroupSide, type NameLookup } from './fact-reader.js';
@@ -149,7 +149,7 @@ export class Reconciler {
       const blocker =
         hint.kind === 'group' ? groupHint(outcome.waitingFor) : userHint(outcome.waitingFor);
       this.options.schedule?.(blocker);
-      throw new TransientError(
+      throw new WaitingError(
         `${describeHint(hint)} waits for ${describeHint(blocker)} to give up the SCIM name it wants`,
       );
     }

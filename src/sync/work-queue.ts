@@ -1,6 +1,12 @@
 import type { Logger } from 'pino';
 import { describeHint, hintKey, parkKey, type Hint } from '../domain/hint.js';
-import { credentialsRefusedBy, describeError, isHeldBack, isTransient } from '../errors.js';
+import {
+  WaitingError,
+  credentialsRefusedBy,
+  describeError,
+  isHeldBack,
+  isTransient,
+} from '../errors.js';
 import { backoffDelay } from '../retry/backoff.js';
 import { retryAfterOf } from '../retry/with-retry.js';
 
@@ -38,6 +44,8 @@ export interface WorkQueueHooks {
 interface Pending {
   hint: Hint;
   readonly waiters: { resolve: (outcome: Outcome) => void; reject: (error: Error) => void }[];
+  /** Transient failures in a row so far, kept while the hint waits outside its slot. */
+  failures: number;
 }
 
 /**
@@ -46,7 +54,10 @@ interface Pending {
  * so a burst of events for one entity costs one reconcile.
  *
  * Failures: a transient one is retried with capped exponential backoff while holding its slot,
- * so that when the target is down the work waits instead of spinning. A side that refuses us
+ * so that when the target is down the work waits instead of spinning. A hint that waits for
+ * another entity's reconcile ({@link WaitingError}) gives its slot back while it waits, and
+ * queues again after its delay: otherwise enough waiters fill every slot, and the reconcile
+ * they wait for never gets one. A side that refuses us
  * as a whole (Keycloak refusing the client credentials, SCIM answering 401 or 403: a rotated
  * secret or token, a disabled integration) is waited out indefinitely, since parking every
  * change would only move the outage into the parked list. A permanent failure, or
@@ -59,6 +70,8 @@ export class WorkQueue {
   private readonly runningKeys = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private readonly idleWaiters: (() => void)[] = [];
+  /** Hints that wait outside a slot for their next attempt, by the timer that queues them. */
+  private readonly later = new Map<NodeJS.Timeout, Pending>();
   private closed = false;
   private readonly stopController = new AbortController();
 
@@ -80,7 +93,7 @@ export class WorkQueue {
         twin.waiters.push({ resolve, reject });
         return;
       }
-      queue.push({ hint, waiters: [{ resolve, reject }] });
+      queue.push({ hint, waiters: [{ resolve, reject }], failures: 0 });
       if (!this.waiting.has(key)) {
         this.waiting.set(key, queue);
         if (!this.runningKeys.has(key)) this.readyKeys.push(key);
@@ -89,9 +102,9 @@ export class WorkQueue {
     });
   }
 
-  /** Hints waiting or running. */
+  /** Hints waiting, running, or between attempts outside a slot. */
   get size(): number {
-    let n = this.runningKeys.size;
+    let n = this.runningKeys.size + this.later.size;
     for (const queue of this.waiting.values()) n += queue.length;
     return n;
   }
@@ -116,6 +129,11 @@ export class WorkQueue {
     }
     this.waiting.clear();
     this.readyKeys.length = 0;
+    for (const [timer, pending] of this.later) {
+      clearTimeout(timer);
+      for (const waiter of pending.waiters) waiter.reject(new QueueClosedError());
+    }
+    this.later.clear();
     await Promise.allSettled([...this.running]);
     this.notifyIdle();
   }
@@ -146,7 +164,6 @@ export class WorkQueue {
     const { hint } = pending;
     const signal = this.stopController.signal;
     const startedAt = performance.now();
-    let transientFailures = 0;
     for (;;) {
       try {
         await this.run(hint, signal);
@@ -164,7 +181,8 @@ export class WorkQueue {
           this.parkWith(key, pending, describeError(error));
           return;
         }
-        transientFailures++;
+        pending.failures++;
+        const transientFailures = pending.failures;
         if (!targetWide && transientFailures >= this.options.maxTransientAttempts) {
           this.parkWith(
             key,
@@ -190,9 +208,35 @@ export class WorkQueue {
               ? `SCIM refused ${describeHint(hint)} (integration disabled); holding the change and retrying in ${delayMs} ms`
               : `${describeHint(hint)} failed, retrying in ${delayMs} ms`,
         );
+        if (error instanceof WaitingError) {
+          this.again(key, pending, delayMs);
+          return;
+        }
         await sleep(delayMs, signal);
       }
     }
+  }
+
+  /** Queues `pending` again for its entity after `delayMs`, outside any slot meanwhile. */
+  private again(key: string, pending: Pending, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.later.delete(timer);
+      const queue = this.waiting.get(key) ?? [];
+      // A hint for the same entity that came meanwhile does the same work: one reconcile.
+      const twin = queue.find((other) => absorbs(other.hint, pending.hint));
+      if (twin === undefined) queue.unshift(pending);
+      else {
+        twin.hint = merge(twin.hint, pending.hint);
+        twin.waiters.push(...pending.waiters);
+        twin.failures = Math.max(twin.failures, pending.failures);
+      }
+      if (!this.waiting.has(key)) {
+        this.waiting.set(key, queue);
+        if (!this.runningKeys.has(key)) this.readyKeys.push(key);
+      }
+      this.pump();
+    }, delayMs);
+    this.later.set(timer, pending);
   }
 
   private parkWith(key: string, pending: Pending, reason: string): void {

@@ -5,6 +5,7 @@ import {
   PermanentError,
   ScimError,
   TransientError,
+  WaitingError,
 } from '../../src/errors.js';
 import { createLogger, memoryDestination } from '../../src/logger.js';
 import { QueueClosedError, WorkQueue, type WorkQueueHooks } from '../../src/sync/work-queue.js';
@@ -221,6 +222,67 @@ describe('WorkQueue', () => {
       expect(new Set(levels)).toEqual(new Set(['debug']));
     },
   );
+
+  it('lets the entity a waiter waits for run in the waiter’s slot, instead of parking the waiter', async () => {
+    const { hooks, parked } = recordingHooks();
+    const ran: string[] = [];
+    let blockerDone = false;
+    const queue = new WorkQueue(
+      (hint) => {
+        const id = hint.kind === 'user' ? hint.userId : '';
+        ran.push(id);
+        if (id === 'blocker') blockerDone = true;
+        else if (!blockerDone) throw new WaitingError(`${id} waits for blocker`);
+        return Promise.resolve();
+      },
+      hooks,
+      { ...options, concurrency: 1 },
+    );
+    const waiter = queue.submit(userHint('waiter'));
+    const blocker = queue.submit(userHint('blocker'));
+    await expect(Promise.all([waiter, blocker])).resolves.toEqual(['applied', 'applied']);
+    expect(parked.size).toBe(0);
+    expect(ran).toEqual(['waiter', 'blocker', 'waiter']);
+  });
+
+  it('counts a waiter between its attempts as work: idle waits for it, close refuses it', async () => {
+    let attempts = 0;
+    const queue = new WorkQueue(
+      () => {
+        attempts++;
+        return attempts < 3 ? Promise.reject(new WaitingError('waits')) : Promise.resolve();
+      },
+      recordingHooks().hooks,
+      { ...options, minDelayMs: 20, maxDelayMs: 20, maxTransientAttempts: 5 },
+    );
+    const applied = queue.submit(userHint('a'));
+    await tick();
+    expect(queue.size).toBe(1);
+    await queue.idle();
+    expect(attempts).toBe(3);
+    await expect(applied).resolves.toBe('applied');
+
+    const stuck = new WorkQueue(
+      () => Promise.reject(new WaitingError('waits for good')),
+      recordingHooks().hooks,
+      { ...options, minDelayMs: 50, maxDelayMs: 50, maxTransientAttempts: 100 },
+    );
+    const refused = stuck.submit(userHint('b'));
+    await tick();
+    await stuck.close();
+    await expect(refused).rejects.toBeInstanceOf(QueueClosedError);
+  });
+
+  it('parks a waiter after as many attempts as any transient failure, counted across its waits', async () => {
+    const { hooks, parked } = recordingHooks();
+    const queue = new WorkQueue(
+      () => Promise.reject(new WaitingError('waits for someone who never comes')),
+      hooks,
+      options,
+    );
+    await expect(queue.submit(userHint('u'))).resolves.toBe('parked');
+    expect(parked.get('user:u')).toMatch(/after 3 attempts: waits for someone/);
+  });
 
   it('refuses, on close, the hints that never started, so nobody acks them', async () => {
     const gated = gatedRun();
