@@ -57,12 +57,11 @@ interface Pending {
  * so that when the target is down the work waits instead of spinning. A hint that waits for
  * another entity's reconcile ({@link WaitingError}) gives its slot back while it waits, and
  * queues again after its delay: otherwise enough waiters fill every slot, and the reconcile
- * they wait for never gets one. A side that refuses us
- * as a whole (Keycloak refusing the client credentials, SCIM answering 401 or 403: a rotated
- * secret or token, a disabled integration) is waited out indefinitely, since parking every
- * change would only move the outage into the parked list. A permanent failure, or
- * one that stays transient for `maxTransientAttempts`, is parked with its reason and does not
- * block anything else.
+ * they wait for never gets one. A side that refuses us as a whole (Keycloak refusing the
+ * client credentials, SCIM answering 401 or 403: a rotated secret or token, a disabled
+ * integration) is waited out indefinitely, since parking every change would only move the
+ * outage into the parked list. A permanent failure, or one that stays transient for
+ * `maxTransientAttempts`, is parked with its reason and does not block anything else.
  */
 export class WorkQueue {
   private readonly waiting = new Map<string, Pending[]>();
@@ -85,21 +84,30 @@ export class WorkQueue {
   submit(hint: Hint): Promise<Outcome> {
     if (this.closed) return Promise.reject(new QueueClosedError());
     return new Promise<Outcome>((resolve, reject) => {
-      const key = hintKey(hint);
-      const queue = this.waiting.get(key) ?? [];
-      const twin = queue.find((pending) => absorbs(pending.hint, hint));
-      if (twin !== undefined) {
-        twin.hint = merge(twin.hint, hint);
-        twin.waiters.push({ resolve, reject });
-        return;
-      }
-      queue.push({ hint, waiters: [{ resolve, reject }], failures: 0 });
-      if (!this.waiting.has(key)) {
-        this.waiting.set(key, queue);
-        if (!this.runningKeys.has(key)) this.readyKeys.push(key);
-      }
-      this.pump();
+      this.enqueue(hintKey(hint), { hint, waiters: [{ resolve, reject }], failures: 0 }, 'last');
     });
+  }
+
+  /**
+   * Puts `pending` in its entity's line, `first` for a hint that already had its turn; a hint
+   * still waiting there that does the same work takes it in instead: one reconcile for both.
+   */
+  private enqueue(key: string, pending: Pending, place: 'first' | 'last'): void {
+    const queue = this.waiting.get(key) ?? [];
+    const twin = queue.find((other) => absorbs(other.hint, pending.hint));
+    if (twin !== undefined) {
+      twin.hint = merge(twin.hint, pending.hint);
+      twin.waiters.push(...pending.waiters);
+      twin.failures = Math.max(twin.failures, pending.failures);
+      return;
+    }
+    if (place === 'first') queue.unshift(pending);
+    else queue.push(pending);
+    if (!this.waiting.has(key)) {
+      this.waiting.set(key, queue);
+      if (!this.runningKeys.has(key)) this.readyKeys.push(key);
+    }
+    this.pump();
   }
 
   /** Hints waiting, running, or between attempts outside a slot. */
@@ -221,20 +229,7 @@ export class WorkQueue {
   private again(key: string, pending: Pending, delayMs: number): void {
     const timer = setTimeout(() => {
       this.later.delete(timer);
-      const queue = this.waiting.get(key) ?? [];
-      // A hint for the same entity that came meanwhile does the same work: one reconcile.
-      const twin = queue.find((other) => absorbs(other.hint, pending.hint));
-      if (twin === undefined) queue.unshift(pending);
-      else {
-        twin.hint = merge(twin.hint, pending.hint);
-        twin.waiters.push(...pending.waiters);
-        twin.failures = Math.max(twin.failures, pending.failures);
-      }
-      if (!this.waiting.has(key)) {
-        this.waiting.set(key, queue);
-        if (!this.runningKeys.has(key)) this.readyKeys.push(key);
-      }
-      this.pump();
+      this.enqueue(key, pending, 'first');
     }, delayMs);
     this.later.set(timer, pending);
   }
