@@ -196,6 +196,9 @@ export function stateStoreContract(name: string, kind: StoreKind): void {
       expect(store.oldestVerified()).toBeGreaterThan(1_000);
       const later = Date.now() + 60_000;
       store.markAllVerified(later);
+      // A rename, or a new SCIM id, is not a verification: the entity keeps when it had one.
+      store.putUser({ keycloakId: 'u1', scimId: 's-u1', userName: 'renamed' });
+      store.putUser({ keycloakId: 'u2', scimId: 's-u2-new', userName: 'u2' });
       const again = await reopen(store);
       expect(again.oldestVerified()).toBe(later);
     });
