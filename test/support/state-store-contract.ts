@@ -150,9 +150,21 @@ export function stateStoreContract(name: string, kind: StoreKind): void {
       first.changeMembers('sg2', ['u1'], []);
       first.putMembers('sg3', ['u9']);
       first.forgetMembers('sg3');
+      // A whole list again, over a known one: kept, added and dropped members alike.
+      first.putMembers('sg4', ['u1', 'u2', 'u5']);
+      first.putMembers('sg4', ['u5', 'u6', 'u1', 'u6']);
+      // Over a list no longer known, whose rows a change added meanwhile.
+      first.putMembers('sg5', ['u9']);
+      first.forgetMembers('sg5');
+      first.changeMembers('sg5', ['u7'], []);
+      first.putMembers('sg5', ['u8']);
       const second = await reopen(first);
+      expect([...(second.knownMembers('sg4') ?? [])].sort()).toEqual(['u1', 'u5', 'u6']);
+      expect([...(second.knownMembers('sg5') ?? [])]).toEqual(['u8']);
+      expect(second.groupsOfMember('u7')).toEqual([]);
+      expect(second.groupsOfMember('u2')).toEqual([]);
       expect([...(second.knownMembers('sg1') ?? [])].sort()).toEqual(['u1', 'u3', 'u4']);
-      expect(second.groupsOfMember('u1').sort()).toEqual(['sg1', 'sg2']);
+      expect(second.groupsOfMember('u1').sort()).toEqual(['sg1', 'sg2', 'sg4']);
       expect(second.knownMembers('sg3')).toBeUndefined();
       second.forgetMember('u1');
       const third = await reopen(second);
