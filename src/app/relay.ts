@@ -25,6 +25,7 @@ import { StateStore } from '../state/state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ResyncReport } from '../sync/resync.js';
 import { FULL_RECONCILE_APPLYING_CHECKPOINT } from '../sync/full-reconcile-record.js';
+import { memorySaver } from './heap-mode.js';
 import type { Outcome } from '../sync/work-queue.js';
 import { CredentialHealth } from '../security/credential-health.js';
 import {
@@ -135,6 +136,7 @@ export async function createRelay(
           metrics.scimLost();
         },
       },
+      whileReading: memorySaver(),
     },
     {
       ...engineRulesFrom(config),

@@ -42,6 +42,8 @@ export interface SyncEngineDeps {
     /** The SCIM side was found to have lost what the relay wrote. */
     readonly onScimLost?: () => void;
   };
+  /** Runs a full reconcile's reading and planning (see `ResyncDeps.whileReading`). */
+  readonly whileReading?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** Why a full reconcile runs. */
