@@ -88,6 +88,27 @@ describe('PostgresStateStore', () => {
     await leader.close();
   });
 
+  it('replicates the link a SCIM resource leaves when another entity takes it', async () => {
+    await admin((client) => client.query(`DROP SCHEMA IF EXISTS "${PG_SCHEMA}" CASCADE`));
+    const leader = await PostgresStateStore.connect(await connect());
+    leader.putUser({ keycloakId: 'old-owner', scimId: 'shared', userName: 'ada' });
+    leader.putGroup({ keycloakId: 'g-old', scimId: 'sg', displayName: '/x', parentId: undefined });
+    await leader.durable();
+    leader.putUser({ keycloakId: 'new-owner', scimId: 'shared', userName: 'ada' });
+    leader.putGroup({ keycloakId: 'g-new', scimId: 'sg', displayName: '/x', parentId: undefined });
+    await leader.durable();
+    // Read from PostgreSQL itself: a reload would hide a row the replication left behind.
+    const rows = await admin(async (client) => ({
+      users: (await client.query(`SELECT keycloak_id FROM "${PG_SCHEMA}".users`)).rows,
+      groups: (await client.query(`SELECT keycloak_id FROM "${PG_SCHEMA}".groups`)).rows,
+    }));
+    expect(rows).toEqual({
+      users: [{ keycloak_id: 'new-owner' }],
+      groups: [{ keycloak_id: 'g-new' }],
+    });
+    await leader.close();
+  });
+
   it('never holds a checkpoint ahead of the work it stands for, when the leader is cut off at any moment', async () => {
     const seen: (number | undefined)[] = [];
     for (const cutAfterMs of [0, 50, 120, 250, 400]) {

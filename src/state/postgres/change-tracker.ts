@@ -39,6 +39,10 @@ export class ChangeTracker {
   private readonly rowByKey: ReadonlyMap<string, Database.Statement<string[], unknown[]>>;
 
   constructor(private readonly db: Database.Database) {
+    // An INSERT OR REPLACE deletes the rows in its way (the id map's `putUser` gives a SCIM id
+    // to its new owner that way), and SQLite fires delete triggers for those only with
+    // recursive triggers on: without them, the old owner's row stayed in PostgreSQL.
+    db.pragma('recursive_triggers = ON');
     db.exec(`CREATE TABLE IF NOT EXISTS changed (
       tbl TEXT NOT NULL, k1 TEXT NOT NULL, k2 TEXT NOT NULL, PRIMARY KEY (tbl, k1, k2)
     ) WITHOUT ROWID`);
