@@ -55,6 +55,16 @@ stateStoreContract('PostgreSQL (STATE_URL)', {
     return store;
   },
   async reopen(store) {
+    // Everything reached PostgreSQL first: a replication that failed would otherwise only be
+    // logged by close(), and the reload below would hide what it left behind.
+    await Promise.race([
+      store.durable(),
+      new Promise((_, reject) =>
+        setTimeout(() => {
+          reject(new Error('the state changes did not reach PostgreSQL within 10 s'));
+        }, 10_000).unref(),
+      ),
+    ]);
     await store.close();
     const old = storeClients.get(store);
     if (old !== undefined) await end(old);
